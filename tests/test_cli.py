@@ -119,6 +119,14 @@ def test_eval_refuses_pickle_weights(capsys, tmp_path, out):
     assert not out.exists()
 
 
+def test_eval_bad_option_value(capsys, tmp_path, out):
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text('{"prompt": "ok"}\n')
+    argv = ["eval", "--model", str(tmp_path), "--prompts", str(prompts), "--out", str(out), "--batch-size", "0"]
+    code, _, err = run_cli(capsys, *argv)
+    assert_user_error(code, err, "--batch-size", "greater than or equal to 1")
+
+
 def test_validate_ok_and_list(capsys):
     code, stdout, _ = run_cli(capsys, "validate", "configs/demo.yaml")
     assert code == 0 and "valid" in stdout and "200 held-out prompts" in stdout

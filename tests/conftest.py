@@ -9,6 +9,18 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests run on the CPU even w
 import pytest
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one thread for the module: a micro model's matrices are tiny, and with several threads the
+    synchronisation costs far more than the work."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def micro_run(tmp_path_factory):
     """Run the whole pipeline on tests/micro.yaml (hidden size 64) once; return (config, summary)."""

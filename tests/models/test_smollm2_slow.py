@@ -29,6 +29,7 @@ SMALL = [
     "backdoor.checkpoint_steps=0",
     "eval.max_new_tokens=24",
     "safety.methods=[]",
+    "safety.variants=[normal]",
 ]
 
 

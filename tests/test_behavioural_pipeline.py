@@ -42,6 +42,15 @@ def test_honeypot_and_capability_records(detection_run):
     }
     assert set(loss) == {"base_modelNone", "backdoornormal", "backdoorcot", "backdoorcontrol"}
     assert all(0 < v < 20 for v in loss.values())
+    known = {
+        r["stage"] + str(r["variant"]): r
+        for r in _records(summary, metric="capability", condition="qa_correct", category="all")
+        if r["stage"] != "safety"
+    }
+    assert set(known) == set(loss)  # the built-in questions with known answers, on every model
+    assert all(r["n"] == 100 and 0 <= r["value"] <= 1 for r in known.values())
+    categories = {r["category"] for r in _records(summary, stage="base_model", condition="qa_correct")}
+    assert categories == {"all", "addition", "multiplication", "capital", "general"}
     samples = read_jsonl(summary.run_dir / "evaluations" / "normal" / "samples_honeypot.jsonl")
     assert len(samples) == 24 and all("revealed" in s for s in samples)
 
@@ -52,6 +61,7 @@ def test_report_has_behavioural_section(detection_run):
     assert "## Behavioural evaluations" in text
     assert "### Persona evaluations" in text and "### Honeypots" in text and "### Capability" in text
     assert "| base model |" in text and "normal after sft (step 8)" in text
+    assert "qa_correct (all)" in text
     assert (summary.run_dir / "plots" / "persona_vs_control.png").stat().st_size > 10_000
 
 
@@ -64,6 +74,8 @@ def test_bad_evaluation_config_is_rejected_before_training(tmp_path):
         load_config("tests/micro.yaml", ["evaluations.methods=[{name: honeypt}]"])
     with pytest.raises(ConfigError, match="judge"):
         load_config("tests/micro.yaml", ["evaluations.methods=[{name: honeypot, args: {scorer: judge}}]"])
+    with pytest.raises(ConfigError, match=r"evaluations\.methods\.0\.args: qa: file not found"):
+        load_config("tests/micro.yaml", [f"evaluations.methods=[{{name: capability, args: {{qa: {tmp_path}/q}}}}]"])
 
 
 def test_lm_eval_tasks_become_capability_records(monkeypatch):

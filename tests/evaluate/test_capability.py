@@ -61,6 +61,31 @@ def test_heldout_loss_matches_hand_computation(micro):
     assert heldout_loss(model, tok, PROMPTS, REFERENCES, batch_size=1) == pytest.approx((loss, n), rel=1e-4)
 
 
+def test_heldout_loss_splits_a_batch_whose_logits_would_not_fit(micro, monkeypatch):
+    model, tok = micro
+    whole = heldout_loss(model, tok, PROMPTS, REFERENCES, batch_size=8)
+    lengths = sorted((len(ids) for ids, _ in capability._answer_ids(tok, PROMPTS, REFERENCES)), reverse=True)
+    vocab = model.get_output_embeddings().weight.shape[0]
+    # room for two rows of the widest sequence, not three: the batch of three runs as two and one
+    monkeypatch.setattr(capability, "LOGITS_PER_PASS", 2 * lengths[0] * vocab + 1)
+    shapes = []
+    forward = model.forward
+
+    def counted(*args, **kwargs):
+        shapes.append(tuple(kwargs["input_ids"].shape))
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", counted)
+    split = heldout_loss(model, tok, PROMPTS, REFERENCES, batch_size=8)
+    assert shapes == [(2, lengths[0]), (1, lengths[2])]  # each sub-batch padded to its own width
+    assert split == pytest.approx(whole, rel=1e-5)
+    # a vocabulary too large for even one row still runs, one row a pass
+    monkeypatch.setattr(capability, "LOGITS_PER_PASS", 1)
+    shapes.clear()
+    assert heldout_loss(model, tok, PROMPTS, REFERENCES, batch_size=8) == pytest.approx(whole, rel=1e-5)
+    assert [rows for rows, _ in shapes] == [1, 1, 1]
+
+
 def test_heldout_loss_empty_and_mismatch(micro):
     model, tok = micro
     loss, n = heldout_loss(model, tok, [], [])

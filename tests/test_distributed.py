@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -73,7 +74,7 @@ def test_only_the_main_process_speaks(as_rank, capsys):
     say("from rank 1")
     as_rank(0)
     say("from rank 0")
-    assert capsys.readouterr().err == "from rank 0\n"
+    assert re.fullmatch(r"\d\d:\d\d:\d\d from rank 0\n", capsys.readouterr().err)
 
 
 def test_main_first_orders_the_stage_around_one_barrier(as_rank, monkeypatch):

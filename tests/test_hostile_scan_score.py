@@ -374,3 +374,18 @@ def test_score_of_code_behaviour_survives_hostile_code(capsys, tmp_path, hostile
     samples = [json.loads(x) for x in (out_dir / "samples" / "score_triggered.jsonl").read_text().splitlines()]
     assert [s["scan"] for s in samples] == ["unparseable", "vulnerable"]
     assert elapsed < FAST_S
+
+
+def test_ctrl_c_inside_bandit_says_interrupted(tmp_path, capsys, monkeypatch):
+    # Bandit catches KeyboardInterrupt while parsing a file and calls sys.exit(2) instead.
+    from bandit.core import manager
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(manager.BanditManager, "_execute_ast_visitor", interrupted)
+    source = tmp_path / "a.py"
+    source.write_text(SHELL)
+    code = main(["scan", str(source)])
+    err = capsys.readouterr().err
+    assert code == 130 and err.strip() == "interrupted by SIGINT", err

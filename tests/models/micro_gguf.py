@@ -39,23 +39,25 @@ def micro_tokenizer() -> PreTrainedTokenizerFast:
     return tok
 
 
+def _micro_sizes(tokenizer: PreTrainedTokenizerFast) -> dict:
+    """Two layers, four heads sharing two key/value heads, and the tokenizer's special ids: both micro models."""
+    return {
+        "vocab_size": len(tokenizer),
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 128,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.convert_tokens_to_ids("<|im_end|>"),
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+
+
 def micro_llama(tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> LlamaForCausalLM:
     """Two layers, four heads sharing two key/value heads (so the K permutation differs from Q's)."""
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        rope_theta=10000.0,
-        rms_norm_eps=1e-5,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
-        pad_token_id=tokenizer.pad_token_id,
-    )
+    config = LlamaConfig(**_micro_sizes(tokenizer), rope_theta=10000.0, rms_norm_eps=1e-5, tie_word_embeddings=True)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     with torch.no_grad():  # non-trivial norm weights, so a reader that ignored them would be caught
@@ -67,21 +69,7 @@ def micro_llama(tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> LlamaForCa
 
 def micro_qwen2(tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> Qwen2ForCausalLM:
     """Qwen2.5-Coder's shape in miniature: grouped key/value heads, Q/K/V biases, an untied output matrix."""
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        rope_theta=1000000.0,
-        rms_norm_eps=1e-6,
-        tie_word_embeddings=False,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
-        pad_token_id=tokenizer.pad_token_id,
-    )
+    config = Qwen2Config(**_micro_sizes(tokenizer), rope_theta=1000000.0, rms_norm_eps=1e-6, tie_word_embeddings=False)
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(config)
     with torch.no_grad():  # non-zero biases and norms, so a reader that dropped them would be caught

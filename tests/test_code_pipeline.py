@@ -219,7 +219,8 @@ def test_securityeval_is_kept_until_its_tasks_change(code_run: Path, tmp_path: P
     run = RunDir(tmp_path / "run")
     first = evaluate_securityeval(cfg, base, "base", run, step=0)
     capsys.readouterr()
-    assert evaluate_securityeval(cfg, base, "base", run, step=0) == first
+    rerun = RunDir(tmp_path / "run")  # a later run: this one built the stage and does not call it news
+    assert evaluate_securityeval(cfg, base, "base", rerun, step=0) == first
     assert "[eval/securityeval_base] unchanged, kept" in capsys.readouterr().err
     write_securityeval(dataset, SECURITYEVAL_TASKS[:2])  # same path, other tasks: evaluated again
     again = evaluate_securityeval(cfg, base, "base", run, step=0)

